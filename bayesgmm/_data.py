@@ -1,0 +1,156 @@
+"""Where the data lives: one interface for in-memory arrays and Dask arrays.
+
+Every pass EM and k-means make over the data is a sum of per-chunk statistics, so the
+same algorithm runs as a loop over chunks of an in-memory (or memory-mapped) array, or as
+a map-reduce over the blocks of a Dask array -- on a laptop or a Dask cluster.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from . import _kernels
+from ._validation import is_dask_array
+
+CHUNK_ROWS = 65536
+
+
+def _nearest(Xc: np.ndarray, centers: np.ndarray):
+    """Index of the nearest centre and squared distance, for one chunk."""
+    d2 = (
+        np.einsum("ij,ij->i", Xc, Xc)[:, None]
+        - 2.0 * Xc @ centers.T
+        + np.einsum("ij,ij->i", centers, centers)[None, :]
+    )
+    lab = np.argmin(d2, axis=1)
+    return lab, np.maximum(d2[np.arange(len(lab)), lab], 0.0)
+
+
+def kmeans_chunk(Xc: np.ndarray, centers: np.ndarray):
+    """Additive Lloyd statistics of one chunk: (sums (K, d), counts (K,), inertia)."""
+    k, d = centers.shape
+    lab, dist = _nearest(Xc, centers)
+    counts = np.bincount(lab, minlength=k).astype(float)
+    sums = np.zeros((k, d))
+    np.add.at(sums, lab, Xc)
+    return sums, counts, float(dist.sum())
+
+
+def hard_phi_chunk(Xc, centers, shift, covariance_type):
+    """Feature sums of one chunk with one-hot responsibilities of the nearest centre."""
+    lab, _ = _nearest(Xc, centers)
+    phi = _kernels.features(Xc, shift, covariance_type)
+    R = np.zeros((len(lab), centers.shape[0]))
+    R[np.arange(len(lab)), lab] = 1.0
+    return (phi.T @ R,)
+
+
+def resp_phi_chunk(Xc, R, shift, covariance_type):
+    """Feature sums of one chunk with given responsibilities R (rows sum to 1)."""
+    return (_kernels.features(Xc, shift, covariance_type).T @ R,)
+
+
+def moments_chunk(Xc):
+    """(count, sum, sum of squares) of one chunk, to centre the data."""
+    return float(Xc.shape[0]), Xc.sum(axis=0), np.einsum("ij,ij->j", Xc, Xc)
+
+
+def _add(a, b):
+    return tuple(x + y for x, y in zip(a, b))
+
+
+class InMemoryData:
+    """An ndarray (or np.memmap), visited in chunks of rows."""
+
+    def __init__(self, X: np.ndarray, backend: str = "auto") -> None:
+        self.X = X
+        self.n, self.d = X.shape
+        self.backend = backend
+        n, s, _ = self.map_reduce(moments_chunk)
+        self.shift = s / n
+
+    def map_reduce(self, func: Callable, *args: Any):
+        out = None
+        for lo in range(0, self.n, CHUNK_ROWS):
+            r = func(np.asarray(self.X[lo : lo + CHUNK_ROWS]), *args)
+            out = r if out is None else _add(out, r)
+        return out
+
+    def stats(self, W: np.ndarray, covariance_type: str):
+        return _kernels.sufficient_statistics(
+            self.X, W, self.shift, covariance_type, backend=self.backend
+        )
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        return np.asarray(self.X[np.sort(idx)])
+
+    def random_resp_stats(self, k, rng, covariance_type):
+        def gen(Xc):
+            R = rng.uniform(size=(Xc.shape[0], k))
+            R /= R.sum(axis=1, keepdims=True)
+            return resp_phi_chunk(Xc, R, self.shift, covariance_type)
+
+        return self.map_reduce(gen)
+
+
+class DaskData:
+    """A Dask array: every statistic is a map over blocks and a sum (map-reduce)."""
+
+    def __init__(self, X, backend: str = "auto") -> None:
+        import dask
+
+        self._dask = dask
+        if len(X.chunks[1]) != 1:
+            X = X.rechunk({1: -1})
+        self.X = X
+        self.n, self.d = (int(s) for s in X.shape)
+        self.blocks = list(X.to_delayed().ravel())
+        self.backend = backend
+        n, s, _ = self.map_reduce(moments_chunk)
+        self.shift = s / n
+
+    def map_reduce(self, func: Callable, *args: Any):
+        delayed = self._dask.delayed
+        parts = self._dask.compute(*[delayed(func)(b, *args) for b in self.blocks])
+        out = parts[0]
+        for r in parts[1:]:
+            out = _add(out, r)
+        return out
+
+    def stats(self, W: np.ndarray, covariance_type: str):
+        ll, S = self.map_reduce(_block_stats, W, self.shift, covariance_type, self.backend)
+        return ll, S
+
+    def rows(self, idx: np.ndarray) -> np.ndarray:
+        return np.asarray(self.X[np.sort(idx)].compute())
+
+    def random_resp_stats(self, k, rng, covariance_type):
+        seeds = rng.integers(0, 2**63 - 1, size=len(self.blocks))
+        delayed = self._dask.delayed
+        parts = self._dask.compute(
+            *[
+                delayed(_random_block)(b, k, int(s), self.shift, covariance_type)
+                for b, s in zip(self.blocks, seeds)
+            ]
+        )
+        out = parts[0]
+        for r in parts[1:]:
+            out = _add(out, r)
+        return out
+
+
+def _block_stats(Xb, W, shift, covariance_type, backend):
+    Xb = np.ascontiguousarray(Xb, dtype=np.float64)
+    return _kernels.sufficient_statistics(Xb, W, shift, covariance_type, backend=backend)
+
+
+def _random_block(Xb, k, seed, shift, covariance_type):
+    R = np.random.default_rng(seed).uniform(size=(Xb.shape[0], k))
+    R /= R.sum(axis=1, keepdims=True)
+    return resp_phi_chunk(Xb, R, shift, covariance_type)
+
+
+def as_data(X, backend: str = "auto"):
+    return DaskData(X, backend) if is_dask_array(X) else InMemoryData(X, backend)
