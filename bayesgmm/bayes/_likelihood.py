@@ -1,0 +1,263 @@
+r"""The fused mixture log-likelihood as a PyTensor Op: one pass over the data gives the
+total log-likelihood *and* its gradient.
+
+The Op wraps :func:`bayesgmm._kernels.sufficient_statistics`, which returns
+``sum_i log p(x_i)`` and the responsibility-weighted sums
+
+    N_k = sum_i gamma_ik,   S1_k = sum_i gamma_ik x'_i,   S2_k = sum_i gamma_ik x'_i x'_i^T
+
+(``x' = x - shift``). By Fisher's identity the gradient of the marginal log-likelihood
+is the expected complete-data score, so these sums are all it needs (``m = mu - shift``,
+``P = Sigma^-1``, ``C_k = sum_i gamma_ik (x_i - mu_k)(x_i - mu_k)^T``)::
+
+    d/d pi_k      = N_k / pi_k
+    d/d mu_k      = P_k (S1_k - N_k m_k)
+    d/d Sigma_k   = -1/2 (N_k P_k - P_k C_k P_k)              (symmetric G_k)
+    d/d L_k       = tril(2 G_k L_k)                             (Sigma_k = L_k L_k^T)
+    d/d sigma_kj  = -N_k / sigma_kj + C_kjj / sigma_kj^3        (diagonal covariances)
+
+with ``C_k = S2_k - S1_k m_k^T - m_k S1_k^T + N_k m_k m_k^T``. No n x K array is ever
+formed.
+
+The Op has four outputs, ``[logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``, and its
+``grad`` multiplies the output gradient by the last three outputs of the *same* Op
+applied to the same inputs. PyTensor merges the two identical apply nodes, so a compiled
+``logp`` + ``dlogp`` function (what NUTS calls) runs one pass over the data per
+evaluation.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pytensor.tensor as pt
+from pytensor.gradient import DisconnectedType, grad_not_implemented
+from pytensor.graph.basic import Apply
+from pytensor.graph.op import Op
+from scipy import linalg
+
+from .. import _kernels
+
+__all__ = ["MixtureLogLike", "mixture_loglike_and_grad"]
+
+
+_serial_kernel: Any = None
+
+
+def _build_serial_kernel():
+    """The fused pass of :mod:`bayesgmm._kernels` without ``prange``: one thread, no OpenMP.
+
+    Same fixed row blocks and the same arithmetic as the parallel kernel, so it returns
+    the same numbers. MCMC chains run in processes forked after EM has used numba's
+    parallel kernel; numba's OpenMP threading layer aborts a forked child that starts
+    parallel work ("fork() called from a process already using GNU OpenMP"), and a chain
+    wants one thread anyway.
+    """
+    from numba import njit
+
+    @njit(cache=True, nogil=True)
+    def stats(X, shift, WT, fullq, block):  # pragma: no cover - compiled
+        n, d = X.shape
+        K, F = WT.shape
+        nb = (n + block - 1) // block
+        acc = np.zeros((nb, K, F))
+        lls = np.zeros(nb)
+        phi = np.empty(F)
+        lp = np.empty(K)
+        for b in range(nb):
+            a = acc[b]
+            s = 0.0
+            lo = b * block
+            hi = min(n, lo + block)
+            for i in range(lo, hi):
+                phi[0] = 1.0
+                for j in range(d):
+                    phi[1 + j] = X[i, j] - shift[j]
+                if fullq:
+                    m = 1 + d
+                    for p in range(d):
+                        xp = phi[1 + p]
+                        for q in range(p, d):
+                            phi[m] = xp * phi[1 + q]
+                            m += 1
+                else:
+                    for j in range(d):
+                        phi[1 + d + j] = phi[1 + j] * phi[1 + j]
+                mx = -np.inf
+                for k in range(K):
+                    v = 0.0
+                    for f in range(F):
+                        v += WT[k, f] * phi[f]
+                    lp[k] = v
+                    if v > mx:
+                        mx = v
+                tot = 0.0
+                for k in range(K):
+                    e = math.exp(lp[k] - mx)
+                    lp[k] = e
+                    tot += e
+                s += mx + math.log(tot)
+                inv = 1.0 / tot
+                for k in range(K):
+                    g = lp[k] * inv
+                    for f in range(F):
+                        a[k, f] += g * phi[f]
+            lls[b] = s
+        return lls, acc
+
+    return stats
+
+
+def sufficient_statistics(X, W, shift, covariance_type, *, backend="auto", threads=None):
+    """:func:`bayesgmm._kernels.sufficient_statistics`, single-threaded when ``threads == 1``.
+
+    With ``threads=1`` and numba available the serial kernel runs (safe in forked
+    processes); otherwise the call goes to :mod:`bayesgmm._kernels` unchanged.
+    """
+    global _serial_kernel
+    if threads == 1 and _kernels.resolve_backend(backend) == "numba":
+        if _serial_kernel is None:
+            _serial_kernel = _build_serial_kernel()
+        WT = np.ascontiguousarray(W.T)
+        lls, acc = _serial_kernel(X, shift, WT, _kernels.full_quad(covariance_type), _kernels.BLOCK_ROWS)
+        return float(lls.sum()), acc.sum(axis=0).T
+    return _kernels.sufficient_statistics(X, W, shift, covariance_type, backend=backend, threads=threads)
+
+
+def _tri_inverse_T(L: np.ndarray) -> np.ndarray:
+    """U = L^-T for a stack of lower-triangular L (K, d, d): the precision Cholesky factor."""
+    d = L.shape[-1]
+    eye = np.eye(d)
+    return np.stack([linalg.solve_triangular(Lk, eye, lower=True).T for Lk in L])
+
+
+def mixture_loglike_and_grad(
+    X: np.ndarray,
+    shift: np.ndarray,
+    w: np.ndarray,
+    mu: np.ndarray,
+    scale: np.ndarray,
+    kind: str,
+    *,
+    threads: int | None = None,
+    backend: str = "auto",
+):
+    """Total log-likelihood and its gradient from one fused pass.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features), float64, C-contiguous
+    shift : array of shape (n_features,)
+    w : array of shape (n_components,)
+    mu : array of shape (n_components, n_features)
+    scale : array
+        ``kind="full"``: lower Cholesky factors of the covariances, (K, d, d);
+        ``kind="diag"``: component standard deviations, (K, d) or (K,) when d = 1.
+    kind : {"full", "diag"}
+
+    Returns
+    -------
+    logp : float
+    g_w, g_mu, g_scale : arrays shaped like ``w``, ``mu``, ``scale``
+    """
+    k, d = mu.shape
+    m = mu - shift
+    if kind == "full":
+        L = scale
+        if np.any(~np.isfinite(L)) or np.any(np.diagonal(L, axis1=1, axis2=2) <= 0):
+            return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(L)
+        U = _tri_inverse_T(L)
+        W = _kernels.natural_parameters(w, mu, U, "full", shift)
+        ll, S = sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
+        N, S1, S2 = _kernels.moments(S, d, "full")
+        P = U @ np.swapaxes(U, 1, 2)
+        R = S1 - N[:, None] * m
+        g_mu = np.einsum("kij,kj->ki", P, R)
+        Sm = np.einsum("ki,kj->kij", S1, m)
+        C = S2 - Sm - np.swapaxes(Sm, 1, 2) + N[:, None, None] * np.einsum("ki,kj->kij", m, m)
+        G = -0.5 * (N[:, None, None] * P - P @ C @ P)
+        g_scale = np.tril(2.0 * G @ L)
+    else:
+        sig = scale.reshape(k, d)
+        if np.any(~np.isfinite(sig)) or np.any(sig <= 0):
+            return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(scale)
+        W = _kernels.natural_parameters(w, mu, 1.0 / sig, "diag", shift)
+        ll, S = sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
+        N, S1, S2 = _kernels.moments(S, d, "diag")
+        var = sig * sig
+        g_mu = (S1 - N[:, None] * m) / var
+        C = S2 - 2.0 * m * S1 + N[:, None] * m * m
+        g_scale = (-N[:, None] / sig + C / (var * sig)).reshape(scale.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        g_w = np.where(N > 0, N / w, 0.0)
+    return ll, g_w, g_mu, g_scale
+
+
+class MixtureLogLike(Op):
+    """PyTensor Op: ``(w, mu, scale) -> [logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``.
+
+    The data live in the Op (not in the graph), so compiled functions stay small and
+    pickle once per chain. Equality is identity, which is what lets PyTensor merge the
+    node made by :meth:`grad` with the one that computes ``logp``.
+
+    Parameters
+    ----------
+    X : array of shape (n_samples, n_features)
+    kind : {"full", "diag"}
+        ``"full"``: ``scale`` holds lower Cholesky factors of the covariances (K, d, d);
+        ``"diag"``: component standard deviations, (K, d) or (K,) for one feature.
+    threads : int, optional
+        Numba threads per evaluation; 1 when chains run in parallel processes.
+    backend : {"auto", "numba", "numpy"}
+    """
+
+    def __init__(
+        self, X: np.ndarray, kind: str, *, threads: int | None = None, backend: str = "auto"
+    ) -> None:
+        if kind not in ("full", "diag"):
+            raise ValueError(f"The 'kind' parameter must be one of ['full', 'diag']. Got {kind!r} instead.")
+        self.X = np.ascontiguousarray(X, dtype=np.float64)
+        self.shift = self.X.mean(axis=0)
+        self.kind = kind
+        self.threads = threads
+        self.backend = backend
+        self.n_calls = 0  # passes over the data made by this Op (in this process)
+
+    def __str__(self) -> str:
+        return f"MixtureLogLike{{{self.kind}, n={self.X.shape[0]}}}"
+
+    def make_node(self, w, mu, scale) -> Apply:
+        w = pt.as_tensor_variable(w).astype("float64")
+        mu = pt.as_tensor_variable(mu).astype("float64")
+        scale = pt.as_tensor_variable(scale).astype("float64")
+        outputs = [pt.dscalar(), w.type(), mu.type(), scale.type()]
+        return Apply(self, [w, mu, scale], outputs)
+
+    def perform(self, node, inputs, output_storage) -> None:
+        w, mu, scale = inputs
+        self.n_calls += 1
+        ll, g_w, g_mu, g_s = mixture_loglike_and_grad(
+            self.X, self.shift, w, mu, scale, self.kind, threads=self.threads, backend=self.backend
+        )
+        output_storage[0][0] = np.asarray(ll, dtype=np.float64)
+        output_storage[1][0] = np.asarray(g_w, dtype=np.float64)
+        output_storage[2][0] = np.asarray(g_mu, dtype=np.float64)
+        output_storage[3][0] = np.asarray(g_s, dtype=np.float64)
+
+    def infer_shape(self, fgraph, node, input_shapes):
+        return [(), *input_shapes]
+
+    def connection_pattern(self, node):
+        return [[True, True, True, True]] * 3
+
+    def grad(self, inputs, output_grads):
+        g_out = output_grads[0]
+        for og in output_grads[1:]:
+            if not isinstance(og.type, DisconnectedType):
+                return [grad_not_implemented(self, i, inp, "second derivatives") for i, inp in enumerate(inputs)]
+        if isinstance(g_out.type, DisconnectedType):
+            return [inp.zeros_like() for inp in inputs]
+        _, g_w, g_mu, g_s = self(*inputs)
+        return [g_out * g_w, g_out * g_mu, g_out * g_s]
