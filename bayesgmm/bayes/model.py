@@ -20,6 +20,11 @@ same model (one standard deviation per component). ``"tied"`` and ``"spherical"`
 refused with a clear error rather than silently mapped to a different model: use
 ``"full"`` or ``"diag"``.
 
+PyMC's ``LKJCholeskyCov`` log-density carries its normalising constant with the wrong
+sign (``+log c`` instead of ``-log c``; a constant, harmless to sampling); the full model
+adds a constant ``pm.Potential("lkj_normalisation", ...)`` so that ``model.logp`` is the
+exact log-density (see :func:`lkj_normalisation_correction`).
+
 Two likelihood implementations give the same density (tested to ~1e-10):
 
 - ``likelihood="fused"``: a PyTensor Op (:mod:`bayesgmm.bayes._likelihood`) that makes
@@ -32,6 +37,7 @@ Two likelihood implementations give the same density (tested to ~1e-10):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -43,7 +49,7 @@ from .._validation import check_int, check_option, check_X
 from ..params import GMMParams
 from ._likelihood import MixtureLogLike
 
-__all__ = ["Priors", "build_model", "initial_values", "model_kind"]
+__all__ = ["Priors", "build_model", "initial_values", "lkj_normalisation_correction", "model_kind"]
 
 LIKELIHOODS = ("fused", "pymc")
 BAYES_COVARIANCE_TYPES = ("full", "diag")
@@ -171,6 +177,46 @@ class OrderedFirstColumn(Transform):
 ordered_first_column = OrderedFirstColumn()
 
 
+# --------------------------------------------------------------------------- LKJ constant
+def _lkj_log_normaliser(n: int, eta: float) -> float:
+    """log of the integral of det(R)^(eta - 1) over n x n correlation matrices (LKJ 2009).
+
+    log c_n(eta) = sum_{k=1}^{n-1} [(2 eta - 2 + n - k)(n - k) log 2
+                                    + (n - k) log B(eta + (n-k-1)/2, eta + (n-k-1)/2)];
+    for n = 2 this is log(2^(2 eta - 1) B(eta, eta)), e.g. log 2 for eta = 1.
+    """
+    from scipy.special import betaln
+
+    return float(
+        sum(
+            (2 * eta - 2 + n - k) * (n - k) * np.log(2.0)
+            + (n - k) * betaln(eta + (n - k - 1) / 2, eta + (n - k - 1) / 2)
+            for k in range(1, n)
+        )
+    )
+
+
+@lru_cache(maxsize=32)
+def lkj_normalisation_correction(n: int, eta: float) -> float:
+    """What to add to PyMC's ``LKJCholeskyCov`` log-density to make it a normalised density.
+
+    PyMC 5 (checked on 5.28) adds ``+log c_n(eta)`` where the density needs
+    ``-log c_n(eta)`` (the sign of the constant is flipped, as Stan's was before
+    stan-dev/math#628). It is a constant, so sampling is unaffected, but the model's
+    log-density would not match the LKJ density. The correction is measured from PyMC
+    itself (its log-density at the identity, where every other term is known), so it is
+    0 once PyMC is fixed.
+    """
+    from scipy.stats import halfnorm
+
+    dist = pm.LKJCholeskyCov.dist(
+        eta=eta, n=n, sd_dist=pm.HalfNormal.dist(sigma=np.ones(n), shape=n), compute_corr=False
+    )
+    packed = np.eye(n)[np.tril_indices(n)]
+    pymc_const = float(pm.logp(dist, packed).eval()) - float(halfnorm.logpdf(np.ones(n)).sum())
+    return -_lkj_log_normaliser(n, eta) - pymc_const
+
+
 # --------------------------------------------------------------------------- the model
 def model_kind(covariance_type: str, n_features: int) -> str:
     """How the covariances are parametrised: ``"full"`` (LKJ Cholesky) or ``"diag"``."""
@@ -257,6 +303,9 @@ def build_model(
                 )
                 chols.append(L)
             scale = pt.stack(chols)
+            fix = lkj_normalisation_correction(d, hp["lkj_eta"])
+            if fix != 0.0:  # PyMC's LKJ constant has the wrong sign; make the density proper
+                pm.Potential("lkj_normalisation", pt.constant(k * fix))
             cov = pm.Deterministic(
                 "cov", scale @ pt.swapaxes(scale, 1, 2), dims=("component", "feature", "feature_bis")
             )
