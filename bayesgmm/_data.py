@@ -7,7 +7,8 @@ a map-reduce over the blocks of a Dask array -- on a laptop or a Dask cluster.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -17,30 +18,14 @@ from ._validation import is_dask_array
 CHUNK_ROWS = 65536
 
 
-def _nearest(Xc: np.ndarray, centers: np.ndarray):
-    """Index of the nearest centre and squared distance, for one chunk."""
-    d2 = (
-        np.einsum("ij,ij->i", Xc, Xc)[:, None]
-        - 2.0 * Xc @ centers.T
-        + np.einsum("ij,ij->i", centers, centers)[None, :]
-    )
-    lab = np.argmin(d2, axis=1)
-    return lab, np.maximum(d2[np.arange(len(lab)), lab], 0.0)
-
-
-def kmeans_chunk(Xc: np.ndarray, centers: np.ndarray):
+def kmeans_chunk(Xc: np.ndarray, centers: np.ndarray, backend: str = "numpy"):
     """Additive Lloyd statistics of one chunk: (sums (K, d), counts (K,), inertia)."""
-    k, d = centers.shape
-    lab, dist = _nearest(Xc, centers)
-    counts = np.bincount(lab, minlength=k).astype(float)
-    sums = np.zeros((k, d))
-    np.add.at(sums, lab, Xc)
-    return sums, counts, float(dist.sum())
+    return _kernels.lloyd_statistics(Xc, centers, backend=backend)
 
 
 def hard_phi_chunk(Xc, centers, shift, covariance_type):
     """Feature sums of one chunk with one-hot responsibilities of the nearest centre."""
-    lab, _ = _nearest(Xc, centers)
+    lab, _ = _kernels.nearest_centre(Xc, centers)
     phi = _kernels.features(Xc, shift, covariance_type)
     R = np.zeros((len(lab), centers.shape[0]))
     R[np.arange(len(lab)), lab] = 1.0
@@ -58,7 +43,7 @@ def moments_chunk(Xc):
 
 
 def _add(a, b):
-    return tuple(x + y for x, y in zip(a, b))
+    return tuple(x + y for x, y in zip(a, b, strict=True))
 
 
 class InMemoryData:
@@ -79,9 +64,7 @@ class InMemoryData:
         return out
 
     def stats(self, W: np.ndarray, covariance_type: str):
-        return _kernels.sufficient_statistics(
-            self.X, W, self.shift, covariance_type, backend=self.backend
-        )
+        return _kernels.sufficient_statistics(self.X, W, self.shift, covariance_type, backend=self.backend)
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.X[np.sort(idx)])
@@ -132,7 +115,7 @@ class DaskData:
         parts = self._dask.compute(
             *[
                 delayed(_random_block)(b, k, int(s), self.shift, covariance_type)
-                for b, s in zip(self.blocks, seeds)
+                for b, s in zip(self.blocks, seeds, strict=True)
             ]
         )
         out = parts[0]
@@ -143,7 +126,8 @@ class DaskData:
 
 def _block_stats(Xb, W, shift, covariance_type, backend):
     Xb = np.ascontiguousarray(Xb, dtype=np.float64)
-    return _kernels.sufficient_statistics(Xb, W, shift, covariance_type, backend=backend)
+    # one thread per block: Dask runs the blocks in parallel already
+    return _kernels.sufficient_statistics(Xb, W, shift, covariance_type, backend=backend, threads=1)
 
 
 def _random_block(Xb, k, seed, shift, covariance_type):

@@ -15,14 +15,18 @@ pass returns sum_i log sum_k exp(phi_i . W_k) and S[:, k] = sum_i gamma_ik phi_i
 hold N_k, sum gamma x and sum gamma x x^T: everything the M-step needs, and (through
 Fisher's identity) everything the gradient of the log-likelihood needs for MCMC.
 
-Two backends compute the same thing: a numba kernel (parallel over fixed row blocks,
-so results do not depend on the thread count) and a chunked numpy one. The textbook
+Two backends compute the same thing: a numba kernel (tiles of rows, feature-major, so the
+loops vectorise; parallel over fixed row blocks on plain threads, so results do not depend
+on the thread count) and a chunked numpy one. The textbook
 E-/M-step in :mod:`bayesgmm.em` remains the reference both are tested against.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -30,6 +34,8 @@ import numpy as np
 from .covariance import log_det_cholesky, precisions_from_cholesky
 
 BLOCK_ROWS = 8192  # rows per numba block (fixed: the reduction order never changes)
+TILE_ROWS = 256  # rows per vectorised tile inside a block (divides BLOCK_ROWS)
+N_LANES = 8  # fixed accumulation lanes for sums over rows
 CHUNK_ROWS = 32768  # rows per numpy chunk
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -121,61 +127,198 @@ def _stats_numpy(X, shift, W, covariance_type):
     return ll, S
 
 
+# --------------------------------------------------------------------------- numba kernel
+# exp(x) for x <= 0 written out (Cody-Waite range reduction, degree-13 Taylor polynomial,
+# 2^n from the exponent bits) so that the compiler can vectorise it: within 1 ulp of the
+# C library's exp on the normal range, and 0 where exp(x) would be subnormal (< 2^-1022).
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # high bits of log 2: t * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_XMIN = -708.3964185322641  # log(2^-1022)
+
+
 def _build_numba_kernel():
     import numba
-    from numba import njit, prange
+    from numba import njit, types
+    from numba.extending import intrinsic
 
-    @njit(parallel=True, cache=True, nogil=True)
-    def stats(X, shift, WT, fullq, block):  # pragma: no cover - compiled
+    LOG2E, LN2_HI, LN2_LO, XMIN = _LOG2E, _LN2_HI, _LN2_LO, _EXP_XMIN
+    TILE, LANES = TILE_ROWS, N_LANES
+
+    @intrinsic
+    def bits_to_float(typingctx, x):  # pragma: no cover - compiled
+        sig = types.float64(types.int64)
+
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+        return sig, codegen
+
+    @njit(inline="always", fastmath={"contract"})
+    def exp_nonpositive(x):  # pragma: no cover - compiled
+        y = max(x, XMIN)
+        t = math.floor(y * LOG2E + 0.5)
+        r = (y - t * LN2_HI) - t * LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        scale = bits_to_float((np.int64(t) + 1023) << 52)
+        return p * scale if x >= XMIN else 0.0
+
+    @njit(cache=True, nogil=True, fastmath={"contract"})
+    def stats_blocks(X, shift, W, fullq, block, b0, b1, lls, acc):  # pragma: no cover - compiled
+        """Blocks b0..b1-1 of rows: lls[b] = sum log p(x_i), acc[b] = (K, F) sums gamma phi.
+
+        Rows go through in tiles of TILE, feature-major, so every inner loop runs over
+        rows and vectorises; sums over rows are kept in LANES fixed lanes (row i in lane
+        i % LANES within its block), so the order of every addition is fixed by the
+        block layout alone -- not by the thread count, not by the machine's vector width.
+        """
         n, d = X.shape
-        K, F = WT.shape
-        nb = (n + block - 1) // block
-        acc = np.zeros((nb, K, F))
-        lls = np.zeros(nb)
-        for b in prange(nb):
-            phi = np.empty(F)
-            lp = np.empty(K)
-            a = acc[b]
-            s = 0.0
+        F, K = W.shape
+        phi = np.empty((F, TILE))
+        L = np.empty((K, TILE))
+        mx = np.empty(TILE)
+        tot = np.empty(TILE)
+        lane = np.empty((K, F, LANES))
+        mx_lane = np.empty(LANES)
+        prod = np.empty(LANES)
+        for b in range(b0, b1):
             lo = b * block
             hi = min(n, lo + block)
-            for i in range(lo, hi):
-                phi[0] = 1.0
+            lane[:] = 0.0
+            mx_lane[:] = 0.0
+            log_sum = 0.0
+            for t0 in range(lo, hi, TILE):
+                m = min(TILE, hi - t0)
+                # phi(x) = [1, x', products], one row of phi per feature
+                for i in range(TILE):
+                    phi[0, i] = 1.0
                 for j in range(d):
-                    phi[1 + j] = X[i, j] - shift[j]
+                    s = shift[j]
+                    for i in range(m):
+                        phi[1 + j, i] = X[t0 + i, j] - s
+                    for i in range(m, TILE):
+                        phi[1 + j, i] = 0.0
+                c = 1 + d
                 if fullq:
-                    m = 1 + d
                     for p in range(d):
-                        xp = phi[1 + p]
                         for q in range(p, d):
-                            phi[m] = xp * phi[1 + q]
-                            m += 1
+                            for i in range(TILE):
+                                phi[c, i] = phi[1 + p, i] * phi[1 + q, i]
+                            c += 1
                 else:
                     for j in range(d):
-                        phi[1 + d + j] = phi[1 + j] * phi[1 + j]
-                mx = -np.inf
+                        for i in range(TILE):
+                            phi[c + j, i] = phi[1 + j, i] * phi[1 + j, i]
+                # log pi_k + log N(x_i | k) = phi_i . W[:, k]
                 for k in range(K):
+                    w0 = W[0, k]
+                    for i in range(TILE):
+                        L[k, i] = w0
+                    for f in range(1, F):
+                        w = W[f, k]
+                        for i in range(TILE):
+                            L[k, i] += w * phi[f, i]
+                # log-sum-exp over components
+                for i in range(TILE):
+                    mx[i] = L[0, i]
+                for k in range(1, K):
+                    for i in range(TILE):
+                        mx[i] = max(mx[i], L[k, i])
+                tot[:] = 0.0
+                for k in range(K):
+                    for i in range(TILE):
+                        e = exp_nonpositive(L[k, i] - mx[i])
+                        L[k, i] = e
+                        tot[i] += e
+                for i in range(m, TILE):  # padding rows add nothing
+                    mx[i] = 0.0
+                    tot[i] = 1.0
+                # sum_i log p(x_i) = sum_i mx_i + log prod_i tot_i (1 <= tot_i <= K, so a
+                # product of TILE / LANES of them cannot overflow for K < 2^31)
+                prod[:] = 1.0
+                for i0 in range(0, TILE, LANES):
+                    for j in range(LANES):
+                        mx_lane[j] += mx[i0 + j]
+                        prod[j] *= tot[i0 + j]
+                for j in range(LANES):
+                    log_sum += math.log(prod[j])
+                # responsibilities gamma_ik, then S[k] += sum_i gamma_ik phi_i
+                for i in range(m):
+                    tot[i] = 1.0 / tot[i]
+                for i in range(m, TILE):
+                    tot[i] = 0.0
+                for k in range(K):
+                    for i in range(TILE):
+                        L[k, i] *= tot[i]
+                for k in range(K):
+                    for f in range(F):
+                        s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+                        for i0 in range(0, TILE, 8):
+                            s0 += phi[f, i0] * L[k, i0]
+                            s1 += phi[f, i0 + 1] * L[k, i0 + 1]
+                            s2 += phi[f, i0 + 2] * L[k, i0 + 2]
+                            s3 += phi[f, i0 + 3] * L[k, i0 + 3]
+                            s4 += phi[f, i0 + 4] * L[k, i0 + 4]
+                            s5 += phi[f, i0 + 5] * L[k, i0 + 5]
+                            s6 += phi[f, i0 + 6] * L[k, i0 + 6]
+                            s7 += phi[f, i0 + 7] * L[k, i0 + 7]
+                        lane[k, f, 0] += s0
+                        lane[k, f, 1] += s1
+                        lane[k, f, 2] += s2
+                        lane[k, f, 3] += s3
+                        lane[k, f, 4] += s4
+                        lane[k, f, 5] += s5
+                        lane[k, f, 6] += s6
+                        lane[k, f, 7] += s7
+            total = log_sum
+            for j in range(LANES):
+                total += mx_lane[j]
+            lls[b] = total
+            for k in range(K):
+                for f in range(F):
                     v = 0.0
-                    for f in range(F):
-                        v += WT[k, f] * phi[f]
-                    lp[k] = v
-                    if v > mx:
-                        mx = v
-                tot = 0.0
-                for k in range(K):
-                    e = math.exp(lp[k] - mx)
-                    lp[k] = e
-                    tot += e
-                s += mx + math.log(tot)
-                inv = 1.0 / tot
-                for k in range(K):
-                    g = lp[k] * inv
-                    for f in range(F):
-                        a[k, f] += g * phi[f]
-            lls[b] = s
-        return lls, acc
+                    for j in range(LANES):
+                        v += lane[k, f, j]
+                    acc[b, k, f] = v
 
-    return stats, numba
+    @njit(cache=True, nogil=True)
+    def lloyd_stats(X, centers, sums, counts):  # pragma: no cover - compiled
+        """Nearest centre of each row (squared distance, first on ties); adds the row to
+        its centre's sum and count; returns the sum of the squared distances."""
+        n, d = X.shape
+        K = centers.shape[0]
+        inertia = 0.0
+        for i in range(n):
+            best = np.inf
+            arg = 0
+            for k in range(K):
+                v = 0.0
+                for j in range(d):
+                    t = X[i, j] - centers[k, j]
+                    v += t * t
+                if v < best:
+                    best = v
+                    arg = k
+            counts[arg] += 1.0
+            for j in range(d):
+                sums[arg, j] += X[i, j]
+            inertia += best
+        return inertia
+
+    return stats_blocks, numba, lloyd_stats
 
 
 def numba_available() -> bool:
@@ -197,6 +340,61 @@ def resolve_backend(backend: str) -> str:
     return backend
 
 
+# --------------------------------------------------------------------------- threads
+def default_threads() -> int:
+    """Threads a pass uses by default: the CPUs this process may run on."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+_pool: ThreadPoolExecutor | None = None
+_pool_key: tuple[int, int] | None = None
+_pool_lock = threading.Lock()
+
+
+def _thread_pool(n: int) -> ThreadPoolExecutor:
+    """A process-wide pool of sleeping worker threads (recreated after a fork).
+
+    Plain Python threads running the compiled kernel with the GIL released: unlike an
+    OpenMP team they do not spin between passes, so they do not starve the main thread or
+    BLAS's threads on a busy machine.
+    """
+    global _pool, _pool_key
+    with _pool_lock:
+        key = (os.getpid(), n)
+        if _pool is None or _pool_key != key:
+            if _pool is not None and _pool_key[0] == os.getpid():
+                _pool.shutdown(wait=False)
+            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="bayesgmm")
+            _pool_key = key
+        return _pool
+
+
+def _stats_numba(X, shift, W, fullq, threads):
+    kernel = _numba_kernel[0]
+    n = X.shape[0]
+    F, K = W.shape
+    nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
+    lls = np.zeros(nb)
+    acc = np.zeros((nb, K, F))
+    nt = min(default_threads() if threads is None else max(1, int(threads)), nb)
+    if nt == 1:
+        kernel(X, shift, W, fullq, BLOCK_ROWS, 0, nb, lls, acc)
+    else:
+        edges = [nb * t // nt for t in range(nt + 1)]
+        pool = _thread_pool(nt)
+        futures = [
+            pool.submit(kernel, X, shift, W, fullq, BLOCK_ROWS, edges[t], edges[t + 1], lls, acc)
+            for t in range(nt)
+        ]
+        for fut in futures:
+            fut.result()
+    # per-block partial sums, added in block order: the same result for any thread count
+    return float(lls.sum()), acc.sum(axis=0).T
+
+
 def sufficient_statistics(
     X: np.ndarray,
     W: np.ndarray,
@@ -214,23 +412,48 @@ def sufficient_statistics(
     W : array of shape (F, n_components), from :func:`natural_parameters`
     shift : array of shape (n_features,)
     threads : int, optional
-        Numba threads for this call (1 inside parallel MCMC chains).
+        Threads for this call (default: every CPU the process may use). ``threads=1``
+        runs in the calling thread (safe in forked processes and inside Dask tasks). The
+        result does not depend on it: partial sums are kept per block of
+        ``BLOCK_ROWS`` rows and added in block order.
     """
     backend = resolve_backend(backend)
     if backend == "numpy":
         return _stats_numpy(X, shift, W, covariance_type)
-    kernel, numba = _numba_kernel
-    WT = np.ascontiguousarray(W.T)
-    if threads is not None:
-        old = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
-        try:
-            lls, acc = kernel(X, shift, WT, full_quad(covariance_type), BLOCK_ROWS)
-        finally:
-            numba.set_num_threads(old)
-    else:
-        lls, acc = kernel(X, shift, WT, full_quad(covariance_type), BLOCK_ROWS)
-    return float(lls.sum()), acc.sum(axis=0).T
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    W = np.ascontiguousarray(W, dtype=np.float64)
+    shift = np.ascontiguousarray(shift, dtype=np.float64)
+    return _stats_numba(X, shift, W, full_quad(covariance_type), threads)
+
+
+def lloyd_statistics(X: np.ndarray, centers: np.ndarray, *, backend: str = "numpy"):
+    """One Lloyd pass over a chunk: (sums (K, d), counts (K,), inertia).
+
+    Each row goes to its nearest centre by squared Euclidean distance (the first one on
+    ties); both backends compute the distances as sum_j (x_j - c_j)^2.
+    """
+    k, d = centers.shape
+    if resolve_backend(backend) == "numba":
+        sums = np.zeros((k, d))
+        counts = np.zeros(k)
+        inertia = _numba_kernel[2](
+            np.ascontiguousarray(X, dtype=np.float64), np.ascontiguousarray(centers), sums, counts
+        )
+        return sums, counts, float(inertia)
+    labels, dist = nearest_centre(X, centers)
+    counts = np.bincount(labels, minlength=k).astype(float)
+    sums = np.zeros((k, d))
+    np.add.at(sums, labels, X)
+    return sums, counts, float(dist.sum())
+
+
+def nearest_centre(X: np.ndarray, centers: np.ndarray):
+    """Index of the nearest centre (first on ties) and the squared distance, per row."""
+    d2 = np.empty((X.shape[0], centers.shape[0]))
+    for k, c in enumerate(centers):
+        d2[:, k] = np.sum(np.square(X - c), axis=1)
+    labels = np.argmin(d2, axis=1)
+    return labels, d2[np.arange(X.shape[0]), labels]
 
 
 def log_prob_resp(X: np.ndarray, W: np.ndarray, shift: np.ndarray, covariance_type: str):

@@ -31,9 +31,7 @@ def check_X(X: Any, *, name: str = "X", min_samples: int = 1, allow_dask: bool =
         if X.dtype.kind not in "biuf":
             raise TypeError(f"{name} must be numeric. Got a dask array of dtype {X.dtype} instead.")
         if X.shape[0] < min_samples:
-            raise ValueError(
-                f"{name} must have at least {min_samples} samples. Got {X.shape[0]} instead."
-            )
+            raise ValueError(f"{name} must have at least {min_samples} samples. Got {X.shape[0]} instead.")
         return X.astype(np.float64)
     if X is None:
         raise TypeError(f"{name} must be an array-like of numbers. Got None instead.")
@@ -42,7 +40,7 @@ def check_X(X: Any, *, name: str = "X", min_samples: int = 1, allow_dask: bool =
     except Exception as exc:  # ragged lists and the like
         raise TypeError(f"{name} must be an array-like of numbers: {exc}") from exc
     if arr.dtype.kind not in "biuf":
-        if arr.dtype.kind == "O" or arr.dtype.kind in "USc":
+        if arr.dtype.kind in "OUS":  # objects and strings: numbers in disguise, or not
             try:
                 arr = arr.astype(np.float64)
             except (TypeError, ValueError) as exc:
@@ -63,9 +61,7 @@ def check_X(X: Any, *, name: str = "X", min_samples: int = 1, allow_dask: bool =
     arr = np.ascontiguousarray(arr, dtype=np.float64)
     if not np.isfinite(arr).all():
         bad = int(np.count_nonzero(~np.isfinite(arr)))
-        raise ValueError(
-            f"{name} must contain only finite values. Got {bad} NaN or infinite value(s)."
-        )
+        raise ValueError(f"{name} must contain only finite values. Got {bad} NaN or infinite value(s).")
     if arr.shape[0] < min_samples:
         raise ValueError(
             f"{name} must have at least n_components={min_samples} samples. "

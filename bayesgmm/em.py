@@ -78,18 +78,14 @@ def estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type):
     if covariance_type in ("full", "tied"):
         pcs = precisions_cholesky if covariance_type == "full" else [precisions_cholesky] * k
         log_prob = np.empty((n, k))
-        for j, (mu, U) in enumerate(zip(means, pcs)):
+        for j, (mu, U) in enumerate(zip(means, pcs, strict=True)):
             y = X @ U - mu @ U
             log_prob[:, j] = np.sum(np.square(y), axis=1)
     else:
         prec = precisions_cholesky**2
         if covariance_type == "spherical":
             prec = np.broadcast_to(prec[:, None], (k, d))
-        log_prob = (
-            np.sum(means**2 * prec, axis=1)
-            - 2.0 * X @ (means * prec).T
-            + (X**2) @ prec.T
-        )
+        log_prob = np.sum(means**2 * prec, axis=1) - 2.0 * X @ (means * prec).T + (X**2) @ prec.T
     return -0.5 * (d * np.log(2 * np.pi) + log_prob) + log_det
 
 
@@ -201,11 +197,11 @@ def _unpack(theta, k, d, ct):
         cov = L @ np.swapaxes(L, 1, 2)
         cov = cov[0] if ct == "tied" else cov
     else:
-        cov = np.exp(rest)
+        cov = np.exp(rest).reshape(k, d) if ct == "diag" else np.exp(rest)
     return w, means, cov
 
 
-def _run_em(step, start, *, tol, max_iter, accelerate, verbose, init_index):
+def _run_em(step, start, *, tol, max_iter, accelerate, verbose, init_index, prev_lower_bound=-np.inf):
     """Iterate from ``start`` = (weights, means, covariances, prec_chol).
 
     Plain EM stops, as scikit-learn does, when one pass changes the mean log-likelihood
@@ -217,8 +213,13 @@ def _run_em(step, start, *, tol, max_iter, accelerate, verbose, init_index):
     the starts of successive cycles.
 
     Returns (weights, means, covariances, prec_chol, lower_bound, history, n_pass,
-    converged). ``history`` holds the mean log-likelihood at each accepted point and never
-    decreases; ``n_pass`` counts passes over the data (the unit of cost).
+    converged). ``history`` holds the mean log-likelihood at each accepted point;
+    ``n_pass`` counts passes over the data (the unit of cost). With ``reg_covar = 0`` the
+    history never decreases (EM and the safeguard are monotone). With ``reg_covar > 0``
+    the EM map is not the ascent map of the log-likelihood (its fixed point is not exactly
+    a maximum), so near the fixed point the history may wobble by a hair (< 1e-8
+    relative). ``prev_lower_bound`` is the value the first change is measured from
+    (scikit-learn's warm start measures it from the previous fit's ``lower_bound_``).
     """
     ct = step.ct
     w, m, cov, pc = start
@@ -235,7 +236,8 @@ def _run_em(step, start, *, tol, max_iter, accelerate, verbose, init_index):
             print(f"  init {init_index} pass {n_pass:4d}  mean log-likelihood {ll:.12f}", file=sys.stderr)
         return ll, w2, m2, c2, compute_precision_cholesky(c2, ct)
 
-    prev = -np.inf
+    slack = _SLACK if step.reg > 0 else 0.0
+    prev = prev_lower_bound
     while n_pass < max_iter:
         ll0, w1, m1, c1, pc1 = em(w, m, pc)
         history.append(ll0)
@@ -265,11 +267,12 @@ def _run_em(step, start, *, tol, max_iter, accelerate, verbose, init_index):
         except (ValueError, np.linalg.LinAlgError):
             continue
         # The safeguard: keep the extrapolated point if it does not lower the
-        # log-likelihood, or lowers it by a hair (< 1e-8 relative) while moving closer to
-        # the fixed point. With reg_covar > 0 the fixed point of EM is not exactly a
-        # maximum of the log-likelihood, so the last approach may cost a hair of it.
+        # log-likelihood or, only when reg_covar > 0, lowers it by a hair (< 1e-8
+        # relative) while moving closer to the fixed point. With reg_covar > 0 the fixed
+        # point of EM is not exactly a maximum of the log-likelihood (points near it can
+        # have a higher one), so the last approach may cost a hair of it.
         if llx >= ll1 or (
-            llx >= ll1 - _SLACK * max(1.0, abs(ll1))
+            llx >= ll1 - slack * max(1.0, abs(ll1))
             and np.linalg.norm(_pack(w3, m3, c3, ct) - thx) < np.linalg.norm(th2 - th1)
         ):
             history.append(llx)
@@ -318,7 +321,10 @@ class GaussianMixture:
     lower_bound_ : float
         Mean log-likelihood of the best initialisation at its last check.
     lower_bounds_ : list of float
-        Its mean log-likelihood after every accepted pass (never decreasing).
+        Its mean log-likelihood at every accepted point (with ``accelerate=False``: at the
+        start of every pass, as scikit-learn's ``lower_bounds_``). Never decreasing when
+        ``reg_covar=0``; with ``reg_covar > 0`` EM's fixed point is not exactly a maximum
+        and the last steps may lower it by a hair.
 
     Notes
     -----
@@ -428,18 +434,30 @@ class GaussianMixture:
             shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
             if p.shape != shape:
                 raise ValueError(
-                    f"The parameter '{ct} precision' should have the shape {shape}, but got {p.shape}."
+                    f"The parameter 'precisions_init' should have the shape {shape} for "
+                    f"covariance_type={ct!r}, but got {p.shape}."
                 )
             if not np.all(np.isfinite(p)):
                 raise ValueError("The parameter 'precisions_init' must contain only finite values.")
             if ct in ("full", "tied"):
                 for j, mat in enumerate(p.reshape(-1, d, d)):
+                    where = f" (component {j})" if ct == "full" else ""
                     if not np.allclose(mat, mat.T):
-                        raise ValueError(f"'{ct} precision' should be symmetric (component {j}).")
-                    if np.any(np.linalg.eigvalsh(mat) <= 0.0):
-                        raise ValueError(f"'{ct} precision' should be positive-definite (component {j}).")
+                        raise ValueError(
+                            f"The parameter 'precisions_init' should be symmetric, but the "
+                            f"{ct} precision{where} is not."
+                        )
+                    low = float(np.linalg.eigvalsh(mat).min())
+                    if low <= 0.0:
+                        raise ValueError(
+                            f"The parameter 'precisions_init' should be positive-definite, but "
+                            f"the {ct} precision{where} has smallest eigenvalue {low:.3g}."
+                        )
             elif np.any(p <= 0.0):
-                raise ValueError(f"'{ct} precision' should be positive.")
+                raise ValueError(
+                    f"The parameter 'precisions_init' should be positive for covariance_type="
+                    f"{ct!r}, but got min value {p.min():.5g}."
+                )
             self._pc_init = precision_cholesky_from_precision(p, ct)
 
     def _resolved_engine(self, X) -> str:
@@ -473,14 +491,13 @@ class GaussianMixture:
     def fit(self, X, y=None) -> GaussianMixture:
         """Estimate the parameters by EM (``n_init`` starts, keep the best)."""
         X = check_X(X, min_samples=max(check_int(self.n_components, "n_components"), 1), allow_dask=True)
-        if not is_dask_array(X) and X.shape[0] < 2 and self.n_components == 1:
-            pass
         self._check_parameters(X.shape[1])
         engine = self._resolved_engine(X)
-        data = as_data(X, "numba" if engine == "textbook" else engine)
+        data = as_data(X, _kernels.resolve_backend("auto") if engine == "textbook" else engine)
         step = _Step(data, self.covariance_type, self.reg_covar, engine)
         rng = check_random_state(self.random_state)
-        n_init = 1 if (self.warm_start and getattr(self, "converged_", None) is not None) else self.n_init
+        warm = self.warm_start and getattr(self, "converged_", None) is not None
+        n_init = 1 if warm else self.n_init
         best = None
         for i in range(n_init):
             if self.verbose:
@@ -494,6 +511,7 @@ class GaussianMixture:
                 accelerate=self.accelerate,
                 verbose=self.verbose,
                 init_index=i,
+                prev_lower_bound=self.lower_bound_ if warm else -np.inf,
             )
             if self.verbose:
                 print(f"Initialization {i} converged: {out[7]} after {out[6]} passes", file=sys.stderr)
@@ -573,7 +591,10 @@ class GaussianMixture:
         counts = rng.multinomial(n_samples, self.weights_)
         full = self.params_.covariances_full()
         X = np.vstack(
-            [rng.multivariate_normal(mu, cov, int(c)) for mu, cov, c in zip(self.means_, full, counts)]
+            [
+                rng.multivariate_normal(mu, cov, int(c))
+                for mu, cov, c in zip(self.means_, full, counts, strict=True)
+            ]
         )
         y = np.concatenate([np.full(c, j, dtype=int) for j, c in enumerate(counts)])
         return X, y

@@ -51,7 +51,7 @@ def kmeans(data, n_clusters: int, rng: np.random.Generator, *, max_iter: int = 3
     centers = kmeans_plusplus(sub, n_clusters, rng)
     var = sub.var(axis=0).mean()
     for _ in range(max_iter):
-        sums, counts, _ = data.map_reduce(kmeans_chunk, centers)
+        sums, counts, _ = data.map_reduce(kmeans_chunk, centers, getattr(data, "backend", "numpy"))
         new = centers.copy()
         nz = counts > 0
         new[nz] = sums[nz] / counts[nz, None]
