@@ -48,16 +48,41 @@ def make_mixture(
     *,
     random_state: Any = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Draw ``n_samples`` from a full-covariance Gaussian mixture; returns (X, labels)."""
+    """Draw ``n_samples`` from a Gaussian mixture; returns (X, labels).
+
+    Parameters
+    ----------
+    n_samples : int
+    weights : array-like of shape (n_components,)
+        Mixing proportions (normalised here).
+    means : array-like of shape (n_components, n_features), or (n_components,) for 1-D
+    covariances : array-like of shape (n_components, n_features, n_features), or
+        (n_components,) variances for 1-D data
+    random_state : int, numpy Generator or None
+
+    Returns
+    -------
+    X : array of shape (n_samples, n_features)
+    labels : array of shape (n_samples,)
+        The component each sample was drawn from.
+    """
     rng = check_random_state(random_state)
     weights = np.asarray(weights, dtype=float)
-    means = np.atleast_2d(np.asarray(means, dtype=float))
+    means = np.asarray(means, dtype=float)
+    if means.ndim == 1:
+        means = means[:, None]
     covariances = np.asarray(covariances, dtype=float)
     if covariances.ndim == 1:
         covariances = covariances[:, None, None]
-    labels = rng.choice(len(weights), size=n_samples, p=weights / weights.sum())
-    X = np.empty((n_samples, means.shape[1]))
-    for k in range(len(weights)):
-        idx = labels == k
-        X[idx] = rng.multivariate_normal(means[k], covariances[k], int(idx.sum()))
+    k, d = means.shape
+    if weights.shape != (k,) or covariances.shape != (k, d, d):
+        raise ValueError(
+            f"make_mixture needs weights of shape ({k},) and covariances of shape ({k}, {d}, {d}) "
+            f"for means of shape {means.shape}. Got {weights.shape} and {covariances.shape}."
+        )
+    labels = rng.choice(k, size=n_samples, p=weights / weights.sum())
+    X = np.empty((n_samples, d))
+    for j in range(k):
+        idx = labels == j
+        X[idx] = rng.multivariate_normal(means[j], covariances[j], int(idx.sum()))
     return X, labels
