@@ -54,7 +54,7 @@ def compare_em_posterior(em: Any, bayes: Any, *, hdi_prob: float = 0.94):
     ref = bayes.reference_values(em)
     rows = []
     for name, arr in draws.items():
-        flat = np.asarray(arr, dtype=float)
+        flat = np.asarray(arr, dtype=float).ravel()  # all chains pooled
         mean = float(flat.mean())
         sd = float(flat.std(ddof=1))
         low, high = (float(v) for v in az.hdi(flat, hdi_prob=hdi_prob))

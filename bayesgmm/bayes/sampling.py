@@ -38,10 +38,10 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
-from ..covariance import compute_precision_cholesky
 from ..em import GaussianMixture
 from ..exceptions import NotFittedError, SamplingWarning
 from ..params import GMMParams
+from ._likelihood import precision_cholesky_from_chol
 from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
 from .relabel import permute_components, relabel_draws
 
@@ -345,13 +345,13 @@ class BayesianGaussianMixture:
             initvals = initial_values(self.reference_, self.covariance_type)
         else:
             initvals = {"mu": _quantile_means(X, k)}
-        seeds = [int(s) for s in rng.integers(2**31 - 1, size=self.chains)]
+        seed = int(rng.integers(2**31 - 1))  # PyMC derives one stream per chain from it
         kwargs: dict[str, Any] = {
             "draws": self.draws,
             "tune": self.tune,
             "chains": self.chains,
             "cores": cores,
-            "random_seed": seeds,
+            "random_seed": seed,
             "progressbar": self.progressbar,
             "compute_convergence_checks": False,
             "return_inferencedata": True,
@@ -448,13 +448,15 @@ class BayesianGaussianMixture:
     def _iter_natural_parameters(self):
         """(chain, draw, W) for every draw, W as in :func:`bayesgmm._kernels.natural_parameters`."""
         C, D = self._w.shape[:2]
+        if self._ct == "full":
+            pcs = precision_cholesky_from_chol(np.linalg.cholesky(self._cov))
+        else:
+            pcs = 1.0 / self._sd
         for c in range(C):
             for j in range(D):
-                if self._ct == "full":
-                    pc = compute_precision_cholesky(self._cov[c, j], "full")
-                else:
-                    pc = 1.0 / self._sd[c, j]
-                yield c, j, _kernels.natural_parameters(self._w[c, j], self._mu[c, j], pc, self._ct, self._shift)
+                yield c, j, _kernels.natural_parameters(
+                    self._w[c, j], self._mu[c, j], pcs[c, j], self._ct, self._shift
+                )
 
     # ----------------------------------------------------------------- diagnostics
     def _diagnose(self, idata) -> None:
