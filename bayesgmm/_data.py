@@ -37,6 +37,27 @@ def resp_phi_chunk(Xc, R, shift, covariance_type):
     return (_kernels.features(Xc, shift, covariance_type).T @ R,)
 
 
+RANDOM_SEGMENT_ROWS = 4096
+
+
+def random_resp(lo: int, hi: int, k: int, seed: int) -> np.ndarray:
+    """Random soft labels (rows sum to 1) for rows lo..hi-1 of the data.
+
+    Row i's numbers come from segment i // 4096, seeded by (seed, segment): the same
+    labels however the rows are chunked (in memory, memory-mapped or in Dask blocks).
+    """
+    R = np.empty((hi - lo, k))
+    for seg in range(lo // RANDOM_SEGMENT_ROWS, (hi - 1) // RANDOM_SEGMENT_ROWS + 1):
+        start = seg * RANDOM_SEGMENT_ROWS
+        U = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(seg,))).uniform(
+            size=(RANDOM_SEGMENT_ROWS, k)
+        )
+        a, b = max(lo, start), min(hi, start + RANDOM_SEGMENT_ROWS)
+        R[a - lo : b - lo] = U[a - start : b - start]
+    R /= R.sum(axis=1, keepdims=True)
+    return R
+
+
 def moments_chunk(Xc):
     """(count, sum, sum of squares) of one chunk, to centre the data."""
     return float(Xc.shape[0]), Xc.sum(axis=0), np.einsum("ij,ij->j", Xc, Xc)
@@ -70,12 +91,14 @@ class InMemoryData:
         return np.asarray(self.X[np.sort(idx)])
 
     def random_resp_stats(self, k, rng, covariance_type):
-        def gen(Xc):
-            R = rng.uniform(size=(Xc.shape[0], k))
-            R /= R.sum(axis=1, keepdims=True)
-            return resp_phi_chunk(Xc, R, self.shift, covariance_type)
-
-        return self.map_reduce(gen)
+        seed = int(rng.integers(0, 2**63 - 1))
+        out = None
+        for lo in range(0, self.n, CHUNK_ROWS):
+            Xc = np.asarray(self.X[lo : lo + CHUNK_ROWS])
+            R = random_resp(lo, lo + Xc.shape[0], k, seed)
+            r = resp_phi_chunk(Xc, R, self.shift, covariance_type)
+            out = r if out is None else _add(out, r)
+        return out
 
 
 class DaskData:
@@ -90,8 +113,13 @@ class DaskData:
         self.X = X
         self.n, self.d = (int(s) for s in X.shape)
         self.blocks = list(X.to_delayed().ravel())
+        self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]])
         self.backend = backend
-        n, s, _ = self.map_reduce(moments_chunk)
+        n, s, ss = self.map_reduce(moments_chunk)
+        if not (np.all(np.isfinite(s)) and np.all(np.isfinite(ss))):
+            raise ValueError(
+                "X must contain only finite values. Got NaN or infinite value(s) in the Dask array."
+            )
         self.shift = s / n
 
     def map_reduce(self, func: Callable, *args: Any):
@@ -110,12 +138,12 @@ class DaskData:
         return np.asarray(self.X[np.sort(idx)].compute())
 
     def random_resp_stats(self, k, rng, covariance_type):
-        seeds = rng.integers(0, 2**63 - 1, size=len(self.blocks))
+        seed = int(rng.integers(0, 2**63 - 1))
         delayed = self._dask.delayed
         parts = self._dask.compute(
             *[
-                delayed(_random_block)(b, k, int(s), self.shift, covariance_type)
-                for b, s in zip(self.blocks, seeds, strict=True)
+                delayed(_random_block)(b, k, seed, int(lo), self.shift, covariance_type)
+                for b, lo in zip(self.blocks, self.offsets, strict=True)
             ]
         )
         out = parts[0]
@@ -130,10 +158,8 @@ def _block_stats(Xb, W, shift, covariance_type, backend):
     return _kernels.sufficient_statistics(Xb, W, shift, covariance_type, backend=backend, threads=1)
 
 
-def _random_block(Xb, k, seed, shift, covariance_type):
-    R = np.random.default_rng(seed).uniform(size=(Xb.shape[0], k))
-    R /= R.sum(axis=1, keepdims=True)
-    return resp_phi_chunk(Xb, R, shift, covariance_type)
+def _random_block(Xb, k, seed, lo, shift, covariance_type):
+    return resp_phi_chunk(Xb, random_resp(lo, lo + Xb.shape[0], k, seed), shift, covariance_type)
 
 
 def as_data(X, backend: str = "auto"):

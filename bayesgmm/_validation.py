@@ -59,7 +59,8 @@ def check_X(X: Any, *, name: str = "X", min_samples: int = 1, allow_dask: bool =
     if arr.shape[0] == 0 or arr.shape[1] == 0:
         raise ValueError(f"{name} must be non-empty. Got an array of shape {arr.shape} instead.")
     arr = np.ascontiguousarray(arr, dtype=np.float64)
-    if not np.isfinite(arr).all():
+    # chunked, so that checking a large (or memory-mapped) X allocates no n x d temporary
+    if not all(np.isfinite(arr[lo : lo + 65536]).all() for lo in range(0, arr.shape[0], 65536)):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name} must contain only finite values. Got {bad} NaN or infinite value(s).")
     if arr.shape[0] < min_samples:
