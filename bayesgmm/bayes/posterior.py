@@ -7,6 +7,8 @@ matched to that reference too, so row ``mean[0]`` is the same component on both 
 
 from __future__ import annotations
 
+import warnings
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -74,6 +76,17 @@ def compare_em_posterior(em: Any, bayes: Any, *, hdi_prob: float = 0.94):
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
+@contextmanager
+def _quiet_arviz_matplotlib():
+    """ArviZ 0.23's plots call a matplotlib helper deprecated in matplotlib 3.11; the
+    warning is addressed to ArviZ, not to our users, so it is silenced here (only it)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message=r"Passing a dict or None as alias_mapping", category=DeprecationWarning
+        )
+        yield
+
+
 def _dataset(bayes: Any, var_names):
     import arviz as az
 
@@ -118,7 +131,8 @@ def plot_posterior_vs_em(
     ds = _dataset(bayes, var_names)
     ref = bayes.reference_values(em)
     ref_val = {name: [{"ref_val": ref[name]}] for name in ds.data_vars}
-    return az.plot_posterior(ds, ref_val=ref_val, hdi_prob=hdi_prob, ax=ax, show=False, **kwargs)
+    with _quiet_arviz_matplotlib():
+        return az.plot_posterior(ds, ref_val=ref_val, hdi_prob=hdi_prob, ax=ax, show=False, **kwargs)
 
 
 def plot_trace(
@@ -146,4 +160,5 @@ def plot_trace(
     ds = _dataset(bayes, var_names)
     ref = bayes.reference_values(em)
     lines = [(name, {}, [ref[name]]) for name in ds.data_vars]
-    return az.plot_trace(ds, lines=lines, axes=axes, show=False, **kwargs)
+    with _quiet_arviz_matplotlib():
+        return az.plot_trace(ds, lines=lines, axes=axes, show=False, **kwargs)
