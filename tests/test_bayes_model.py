@@ -12,7 +12,7 @@ pm = pytest.importorskip("pymc")
 from pymc.blocking import DictToArrayBijection  # noqa: E402
 from pymc.initial_point import make_initial_point_fn  # noqa: E402
 
-from bayesgmm import GaussianMixture, GMMParams, _kernels, make_mixture  # noqa: E402
+from bayesgmm import GaussianMixture, GMMParams, make_mixture  # noqa: E402
 from bayesgmm.bayes import _likelihood  # noqa: E402
 from bayesgmm.bayes.model import (  # noqa: E402
     OrderedFirstColumn,
@@ -221,19 +221,6 @@ def test_op_gradient_matches_finite_differences(rng, kind, d):
             args_m[pos][idx] -= h
             num = (f(*args_p) - f(*args_m)) / (2 * h)
             assert_allclose(g[idx], num, rtol=1e-5, atol=1e-5)
-
-
-def test_serial_kernel_equals_parallel_kernel(rng):
-    X = rng.normal(size=(20000, 2))
-    p = GMMParams([0.4, 0.6], [[-1, 0], [1, 0.5]], [np.eye(2), [[1, 0.3], [0.3, 2]]], "full")
-    shift = X.mean(axis=0)
-    W = _kernels.natural_parameters(p.weights, p.means, p.precisions_cholesky, "full", shift)
-    if not _kernels.numba_available():
-        pytest.skip("numba not installed")
-    ll1, S1 = _likelihood.sufficient_statistics(X, W, shift, "full", threads=1)
-    ll2, S2 = _kernels.sufficient_statistics(X, W, shift, "full")
-    assert_allclose(ll1, ll2, rtol=1e-14)
-    assert_allclose(S1, S2, rtol=1e-14)
 
 
 # ----------------------------------------------------------------------------- vs scipy

@@ -139,23 +139,18 @@ def test_diag_model_short_run_warns_and_has_diag_shapes(rng):
     assert bayes.idata_.posterior["sigma"].dims == ("chain", "draw", "component", "feature")
 
 
-def test_same_seed_same_draws_and_sequential_chains_agree():
-    """A seed fixes every draw; sequential chains (one process, numba threads) sample the
-    same posterior as parallel ones (one process per chain, the serial kernel). The two
-    kernels agree to ~1e-13, not bit for bit, so the sequential run is compared
-    statistically."""
+def test_parallel_and_sequential_chains_give_the_same_draws():
+    """Chains are seeded one by one and the fused pass does not depend on its thread
+    count (one thread per chain in parallel processes, all threads in one process), so
+    neither does a single draw."""
     X, _ = heights_subset(300)
-    kw = dict(draws=300, tune=200, random_state=7, store_log_likelihood=False)
+    kw = dict(draws=200, tune=100, random_state=7, store_log_likelihood=False)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         a = BayesianGaussianMixture(2, cores=2, **kw).fit(X)
-        b = BayesianGaussianMixture(2, cores=2, **kw).fit(X)
-        c = BayesianGaussianMixture(2, cores=1, **kw).fit(X)
-    da, db, dc = a.parameter_draws(), b.parameter_draws(), c.parameter_draws()
-    for name in da:
-        assert_array_equal(da[name], db[name], err_msg=name)
-        mcse = np.hypot(*(d[name].std() / np.sqrt(a.diagnostics_["min_ess_bulk"]) for d in (da, dc)))
-        assert abs(da[name].mean() - dc[name].mean()) < 4 * mcse, name
+        b = BayesianGaussianMixture(2, cores=1, **kw).fit(X)
+    for name, arr in a.parameter_draws().items():
+        assert_array_equal(arr, b.parameter_draws()[name], err_msg=name)
     assert not hasattr(a.idata_, "log_likelihood")
 
 

@@ -28,9 +28,6 @@ evaluation.
 
 from __future__ import annotations
 
-import math
-from typing import Any
-
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, grad_not_implemented
@@ -40,89 +37,6 @@ from pytensor.graph.op import Op
 from .. import _kernels
 
 __all__ = ["MixtureLogLike", "mixture_loglike_and_grad", "precision_cholesky_from_chol"]
-
-
-_serial_kernel: Any = None
-
-
-def _build_serial_kernel():
-    """The fused pass of :mod:`bayesgmm._kernels` without ``prange``: one thread, no OpenMP.
-
-    Same fixed row blocks and the same arithmetic as the parallel kernel, so it returns
-    the same numbers. MCMC chains run in processes forked after EM has used numba's
-    parallel kernel; numba's OpenMP threading layer aborts a forked child that starts
-    parallel work ("fork() called from a process already using GNU OpenMP"), and a chain
-    wants one thread anyway.
-    """
-    from numba import njit
-
-    @njit(cache=True, nogil=True)
-    def stats(X, shift, WT, fullq, block):  # pragma: no cover - compiled
-        n, d = X.shape
-        K, F = WT.shape
-        nb = (n + block - 1) // block
-        acc = np.zeros((nb, K, F))
-        lls = np.zeros(nb)
-        phi = np.empty(F)
-        lp = np.empty(K)
-        for b in range(nb):
-            a = acc[b]
-            s = 0.0
-            lo = b * block
-            hi = min(n, lo + block)
-            for i in range(lo, hi):
-                phi[0] = 1.0
-                for j in range(d):
-                    phi[1 + j] = X[i, j] - shift[j]
-                if fullq:
-                    m = 1 + d
-                    for p in range(d):
-                        xp = phi[1 + p]
-                        for q in range(p, d):
-                            phi[m] = xp * phi[1 + q]
-                            m += 1
-                else:
-                    for j in range(d):
-                        phi[1 + d + j] = phi[1 + j] * phi[1 + j]
-                mx = -np.inf
-                for k in range(K):
-                    v = 0.0
-                    for f in range(F):
-                        v += WT[k, f] * phi[f]
-                    lp[k] = v
-                    if v > mx:
-                        mx = v
-                tot = 0.0
-                for k in range(K):
-                    e = math.exp(lp[k] - mx)
-                    lp[k] = e
-                    tot += e
-                s += mx + math.log(tot)
-                inv = 1.0 / tot
-                for k in range(K):
-                    g = lp[k] * inv
-                    for f in range(F):
-                        a[k, f] += g * phi[f]
-            lls[b] = s
-        return lls, acc
-
-    return stats
-
-
-def sufficient_statistics(X, W, shift, covariance_type, *, backend="auto", threads=None):
-    """:func:`bayesgmm._kernels.sufficient_statistics`, single-threaded when ``threads == 1``.
-
-    With ``threads=1`` and numba available the serial kernel runs (safe in forked
-    processes); otherwise the call goes to :mod:`bayesgmm._kernels` unchanged.
-    """
-    global _serial_kernel
-    if threads == 1 and _kernels.resolve_backend(backend) == "numba":
-        if _serial_kernel is None:
-            _serial_kernel = _build_serial_kernel()
-        WT = np.ascontiguousarray(W.T)
-        lls, acc = _serial_kernel(X, shift, WT, _kernels.full_quad(covariance_type), _kernels.BLOCK_ROWS)
-        return float(lls.sum()), acc.sum(axis=0).T
-    return _kernels.sufficient_statistics(X, W, shift, covariance_type, backend=backend, threads=threads)
 
 
 def precision_cholesky_from_chol(L: np.ndarray) -> np.ndarray:
@@ -173,7 +87,7 @@ def mixture_loglike_and_grad(
             return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(L)
         U = precision_cholesky_from_chol(L)
         W = _kernels.natural_parameters(w, mu, U, "full", shift)
-        ll, S = sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
+        ll, S = _kernels.sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
         N, S1, S2 = _kernels.moments(S, d, "full")
         P = U @ np.swapaxes(U, 1, 2)
         R = S1 - N[:, None] * m
@@ -187,7 +101,7 @@ def mixture_loglike_and_grad(
         if np.any(~np.isfinite(sig)) or np.any(sig <= 0):
             return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(scale)
         W = _kernels.natural_parameters(w, mu, 1.0 / sig, "diag", shift)
-        ll, S = sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
+        ll, S = _kernels.sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
         N, S1, S2 = _kernels.moments(S, d, "diag")
         var = sig * sig
         g_mu = (S1 - N[:, None] * m) / var
@@ -212,7 +126,9 @@ class MixtureLogLike(Op):
         ``"full"``: ``scale`` holds lower Cholesky factors of the covariances (K, d, d);
         ``"diag"``: component standard deviations, (K, d) or (K,) for one feature.
     threads : int, optional
-        Numba threads per evaluation; 1 when chains run in parallel processes.
+        Threads per evaluation (``bayesgmm._kernels``); 1 when chains run in parallel
+        processes: the pass then runs in the calling thread (fork-safe, no
+        oversubscription). The result does not depend on it.
     backend : {"auto", "numba", "numpy"}
     """
 
