@@ -138,6 +138,7 @@ def plot_clusters(
     features: Sequence[int] = (0, 1),
     n_std: Sequence[float] = (1.0, 2.0),
     s: float = 8.0,
+    feature_names: Sequence[str] | None = None,
 ) -> Any:
     """Points coloured by their most probable component, with covariance ellipses.
 
@@ -155,6 +156,8 @@ def plot_clusters(
         distance) of the component's 2-D marginal.
     s : float
         Marker size.
+    feature_names : sequence of str, optional
+        Axis labels (one name per feature of X); default "feature i".
 
     Returns
     -------
@@ -196,8 +199,9 @@ def plot_clusters(
                 )
             )
         ax.plot(means[k, f[0]], means[k, f[1]], marker="x", color="k", ms=8, mew=2, ls="none")
-    ax.set_xlabel(f"feature {f[0]}")
-    ax.set_ylabel(f"feature {f[1]}")
+    names = list(feature_names) if feature_names is not None else [f"feature {i}" for i in range(X.shape[1])]
+    ax.set_xlabel(names[f[0]])
+    ax.set_ylabel(names[f[1]])
     ax.legend(loc="best", fontsize="small")
     ax.autoscale_view()
     return ax
@@ -231,7 +235,10 @@ def plot_criteria(
     -------
     matplotlib Axes
         One line per criterion (per covariance type when the table has several), a star
-        marker at each criterion's chosen K.
+        marker at each criterion's chosen K (stars of criteria choosing the same K are set
+        side by side). Error bars: with ``relative=True`` the paired standard error of the
+        difference to the best K (``waic_diff_se``, ``loo_diff_se``) when the table has it,
+        otherwise ``waic_se`` / ``loo_se``.
     """
     if "k" not in table.columns:
         raise ValueError("The table must have a 'k' column (from compare_models or select).")
@@ -246,6 +253,8 @@ def plot_criteria(
     ax = _axes(ax)
     types = list(dict.fromkeys(table["covariance_type"])) if "covariance_type" in table.columns else [None]
     styles = ["-", "--", ":", "-."]
+    lows: list[float] = [0.0]
+    shift = 0.06  # stars of criteria choosing the same K side by side
     for i, crit in enumerate(criteria):
         color = f"C{i % 10}"
         values = table[crit].to_numpy(dtype=float)
@@ -259,22 +268,27 @@ def plot_criteria(
             k = rows["k"].to_numpy(dtype=float)
             y = rows[crit].to_numpy(dtype=float) - offset
             label = _LABELS.get(crit, crit) + (f" ({ct})" if len(types) > 1 else "")
-            se_col = f"{crit}_se"
+            se_col = f"{crit}_diff_se" if relative and f"{crit}_diff_se" in rows.columns else f"{crit}_se"
             if se_col in rows.columns and rows[se_col].notna().any():
-                ax.errorbar(k, y, yerr=rows[se_col].to_numpy(dtype=float), color=color,
-                            ls=styles[j % 4], marker="o", ms=4, capsize=3, label=label)  # fmt: skip
+                lows.append(float(np.nanmin(y - rows[se_col].to_numpy(dtype=float))))
+                yerr = rows[se_col].to_numpy(dtype=float)
+                ax.errorbar(
+                    k, y, yerr=yerr, color=color, ls=styles[j % 4], marker="o", ms=4, capsize=3, label=label
+                )
             else:
                 ax.plot(k, y, color=color, ls=styles[j % 4], marker="o", ms=4, label=label)
         pick = int(np.nanargmin(values))
+        x_star = float(table["k"].iloc[pick]) + shift * (i - (len(criteria) - 1) / 2)
         ax.plot(
-            float(table["k"].iloc[pick]), values[pick] - offset, marker="*", ms=16, color=color,
-            markeredgecolor="k", ls="none", zorder=5, gid=f"chosen_{crit}",
+            x_star, values[pick] - offset, marker="*", ms=16, color=color, markeredgecolor="k",
+            ls="none", zorder=5, gid=f"chosen_{crit}",
         )  # fmt: skip
     ks = np.unique(table["k"].to_numpy(dtype=int))
     ax.set_xticks(ks)
     ax.set_xlabel("K (number of components)")
     if relative:
         ax.set_yscale("symlog", linthresh=1.0)
+        ax.set_ylim(bottom=min(-0.5, 1.5 * min(lows)))
         ax.set_ylabel("criterion - its minimum (deviance scale; lower is better)")
     else:
         ax.set_ylabel("criterion (deviance scale; lower is better)")

@@ -443,7 +443,11 @@ def compare_models(
         One row per (K, covariance type) with columns ``k``, ``covariance_type``,
         ``loglik`` (EM log-likelihood), ``n_params``, ``aic``, ``bic``, ``icl``, ``waic``,
         ``p_waic``, ``waic_se``, ``loo``, ``p_loo``, ``loo_se``, ``waic_warning``,
-        ``loo_warning`` (the criterion flags itself unreliable), ``max_rhat``,
+        ``loo_warning`` (the criterion flags itself unreliable), ``waic_diff``,
+        ``waic_diff_se``, ``loo_diff``, ``loo_diff_se`` (difference to the best row and
+        its paired standard error ``sqrt(n var_i(d_i))`` over the pointwise differences,
+        as in ``arviz.compare``: the error bar that matters when comparing two K, much
+        smaller than ``waic_se``), ``max_rhat``,
         ``min_ess_bulk``, ``divergences`` (the sampler's diagnostics), one
         ``rank_<criterion>`` per criterion (1 = chosen; lower value is better; ties share
         a rank) and ``chosen_by``: the criteria that choose this row, comma-separated.
@@ -492,6 +496,7 @@ def compare_models(
             flush=True,
         )
     rows: list[dict[str, Any]] = []
+    pointwise: dict[int, dict[str, np.ndarray]] = {}
     models: dict[tuple[int, str], tuple[Any, Any]] = {}
     for i, (k, seed) in enumerate(zip(ks, seeds, strict=True), start=1):
         t0 = time.perf_counter()
@@ -522,8 +527,9 @@ def compare_models(
                     random_state=seed,
                     progressbar=False,
                 ).fit(X, em=em)
-                w = waic(bayes, pointwise=False)
-                lo = loo(bayes, pointwise=False)
+                w = waic(bayes)
+                lo = loo(bayes)
+                pointwise[len(rows)] = {"waic": w.pointwise, "loo": lo.pointwise}
                 dg = bayes.diagnostics_
                 row.update(
                     waic=w.value,
@@ -559,6 +565,17 @@ def compare_models(
     for col in ("waic_warning", "loo_warning"):
         table[col] = table[col].astype("boolean")
     table["divergences"] = table["divergences"].astype("Int64")
+    for crit in BAYES_CRITERIA:
+        diff = np.full(len(table), np.nan)
+        diff_se = np.full(len(table), np.nan)
+        if pointwise:
+            best = min(pointwise, key=lambda i, c=crit: table.at[i, c])
+            for i, values in pointwise.items():
+                d_i = values[crit] - pointwise[best][crit]
+                diff[i] = float(np.sum(d_i))
+                diff_se[i] = float(np.sqrt(d_i.size * np.var(d_i)))
+        table[f"{crit}_diff"] = diff
+        table[f"{crit}_diff_se"] = diff_se
     rank_criteria(table, (*CRITERIA, *BAYES_CRITERIA))
     if return_models:
         return table, models
