@@ -28,6 +28,9 @@ evaluation.
 
 from __future__ import annotations
 
+import math
+from functools import lru_cache
+
 import numpy as np
 import pytensor.tensor as pt
 from pytensor.gradient import DisconnectedType, grad_not_implemented
@@ -37,6 +40,16 @@ from pytensor.graph.op import Op
 from .. import _kernels
 
 __all__ = ["MixtureLogLike", "mixture_loglike_and_grad", "precision_cholesky_from_chol"]
+
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+@lru_cache(maxsize=16)
+def _triu(d: int):
+    """Upper-triangle indices (p <= q) and the quadratic coefficients 1/2 (p == q) or 1."""
+    iu, ju = np.triu_indices(d)
+    return iu, ju, np.where(iu == ju, 0.5, 1.0)
 
 
 def precision_cholesky_from_chol(L: np.ndarray) -> np.ndarray:
@@ -81,15 +94,27 @@ def mixture_loglike_and_grad(
     """
     k, d = mu.shape
     m = mu - shift
+    iu, ju, coef = _triu(d)
     if kind == "full":
         L = scale
-        if np.any(~np.isfinite(L)) or np.any(np.diagonal(L, axis1=1, axis2=2) <= 0):
+        diagL = np.diagonal(L, axis1=1, axis2=2)
+        if not (np.isfinite(L).all() and (diagL > 0).all()):
             return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(L)
         U = precision_cholesky_from_chol(L)
-        W = _kernels.natural_parameters(w, mu, U, "full", shift)
-        ll, S = _kernels.sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
-        N, S1, S2 = _kernels.moments(S, d, "full")
         P = U @ np.swapaxes(U, 1, 2)
+        Pm = np.einsum("kij,kj->ki", P, m)
+        # phi(x) . W[:, k] = log w_k + log N(x | mu_k, Sigma_k), as _kernels.natural_parameters
+        W = np.empty((1 + d + len(iu), k))
+        with np.errstate(divide="ignore"):
+            W[0] = np.log(w) - np.log(diagL).sum(axis=1) - 0.5 * d * _LOG_2PI - 0.5 * np.sum(Pm * m, axis=1)
+        W[1 : 1 + d] = Pm.T
+        W[1 + d :] = (-coef * P[:, iu, ju]).T
+        ll, S = _kernels.sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
+        N = S[0]
+        S1 = S[1 : 1 + d].T
+        S2 = np.empty((k, d, d))
+        S2[:, iu, ju] = S[1 + d :].T
+        S2[:, ju, iu] = S[1 + d :].T
         R = S1 - N[:, None] * m
         g_mu = np.einsum("kij,kj->ki", P, R)
         Sm = np.einsum("ki,kj->kij", S1, m)
@@ -98,12 +123,19 @@ def mixture_loglike_and_grad(
         g_scale = np.tril(2.0 * G @ L)
     else:
         sig = scale.reshape(k, d)
-        if np.any(~np.isfinite(sig)) or np.any(sig <= 0):
+        if not (np.isfinite(sig).all() and (sig > 0).all()):
             return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(scale)
-        W = _kernels.natural_parameters(w, mu, 1.0 / sig, "diag", shift)
-        ll, S = _kernels.sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
-        N, S1, S2 = _kernels.moments(S, d, "diag")
         var = sig * sig
+        Pm = m / var
+        W = np.empty((1 + 2 * d, k))
+        with np.errstate(divide="ignore"):
+            W[0] = np.log(w) - np.log(sig).sum(axis=1) - 0.5 * d * _LOG_2PI - 0.5 * np.sum(Pm * m, axis=1)
+        W[1 : 1 + d] = Pm.T
+        W[1 + d :] = (-0.5 / var).T
+        ll, S = _kernels.sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
+        N = S[0]
+        S1 = S[1 : 1 + d].T
+        S2 = S[1 + d :].T
         g_mu = (S1 - N[:, None] * m) / var
         C = S2 - 2.0 * m * S1 + N[:, None] * m * m
         g_scale = (-N[:, None] / sig + C / (var * sig)).reshape(scale.shape)

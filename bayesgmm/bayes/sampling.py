@@ -290,7 +290,7 @@ class BayesianGaussianMixture:
         return em
 
     # ----------------------------------------------------------------- fitting
-    def fit(self, X: Any, y: Any = None, *, em: GaussianMixture | None = None) -> BayesianGaussianMixture:
+    def fit(self, X: Any, em: GaussianMixture | None = None) -> BayesianGaussianMixture:
         """Fit (or take) the EM reference, sample the posterior, run the diagnostics.
 
         Parameters
