@@ -352,27 +352,25 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-_pool: ThreadPoolExecutor | None = None
-_pool_key: tuple[int, int] | None = None
+_pools: dict[tuple[int, int], ThreadPoolExecutor] = {}
 _pool_lock = threading.Lock()
 
 
 def _thread_pool(n: int) -> ThreadPoolExecutor:
-    """A process-wide pool of sleeping worker threads (recreated after a fork).
+    """A process-wide pool of ``n`` sleeping worker threads (new ones after a fork).
 
     Plain Python threads running the compiled kernel with the GIL released: unlike an
     OpenMP team they do not spin between passes, so they do not starve the main thread or
-    BLAS's threads on a busy machine.
+    BLAS's threads on a busy machine. Pools are kept per size and never shut down, so
+    concurrent callers asking for different thread counts cannot pull one from under
+    another.
     """
-    global _pool, _pool_key
+    key = (os.getpid(), n)
     with _pool_lock:
-        key = (os.getpid(), n)
-        if _pool is None or _pool_key != key:
-            if _pool is not None and _pool_key[0] == os.getpid():
-                _pool.shutdown(wait=False)
-            _pool = ThreadPoolExecutor(max_workers=n, thread_name_prefix="bayesgmm")
-            _pool_key = key
-        return _pool
+        pool = _pools.get(key)
+        if pool is None:
+            pool = _pools[key] = ThreadPoolExecutor(max_workers=n, thread_name_prefix="bayesgmm")
+        return pool
 
 
 def _stats_numba(X, shift, W, fullq, threads):

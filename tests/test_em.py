@@ -582,3 +582,11 @@ def test_memmap_input(tmp_path):
     for name in PARAMS:
         assert_array_equal(getattr(a, name), getattr(b, name))
     assert_array_equal(a.predict(X), b.predict(Xm))
+
+
+def test_verbose_reports_to_stderr(capsys):
+    GaussianMixture(2, random_state=0, verbose=2, max_iter=50).fit(blobs(2))
+    err = capsys.readouterr().err
+    assert "Initialization 0" in err
+    assert "pass    1  mean log-likelihood" in err
+    assert "converged: True" in err

@@ -194,3 +194,35 @@ def test_resolve_backend():
     assert _kernels.resolve_backend("numpy") == "numpy"
     assert _kernels.resolve_backend("auto") in ("numba", "numpy")
     assert _kernels.default_threads() >= 1
+
+
+@needs_numba
+def test_concurrent_callers_get_the_same_result():
+    """Several Python threads (Dask's threaded scheduler, say) calling at once, with
+    different thread counts."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    rng = np.random.default_rng(7)
+    X = rng.normal(size=(50000, 2))
+    w, means, cov, pc = random_params(rng, 3, 2, "full")
+    shift = X.mean(axis=0)
+    W = _kernels.natural_parameters(w, means, pc, "full", shift)
+    ref = _kernels.sufficient_statistics(X, W, shift, "full", backend="numba", threads=1)
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(
+            ex.map(
+                lambda t: _kernels.sufficient_statistics(X, W, shift, "full", backend="numba", threads=t),
+                [1, 2, 3, 2, 1, 4, 2, 3],
+            )
+        )
+    for ll, S in outs:
+        assert ll == ref[0]
+        assert_array_equal(S, ref[1])
+
+
+def test_thread_count_from_environment(monkeypatch):
+    monkeypatch.setenv("BAYESGMM_NUM_THREADS", "3")
+    assert _kernels.default_threads() == 3
+    monkeypatch.setenv("BAYESGMM_NUM_THREADS", "many")
+    with pytest.raises(ValueError, match="BAYESGMM_NUM_THREADS must be a positive int. Got 'many'"):
+        _kernels.default_threads()
