@@ -226,3 +226,27 @@ def test_thread_count_from_environment(monkeypatch):
     monkeypatch.setenv("BAYESGMM_NUM_THREADS", "many")
     with pytest.raises(ValueError, match="BAYESGMM_NUM_THREADS must be a positive int. Got 'many'"):
         _kernels.default_threads()
+
+
+@needs_numba
+@pytest.mark.slow
+def test_compiled_kernel_is_cached_across_processes(tmp_path):
+    """The second process loads the kernels from numba's disk cache instead of compiling
+    them again (~10 s): they must live at module level, not in a closure."""
+    import subprocess
+    import sys
+
+    code = (
+        "import numpy as np\n"
+        "from bayesgmm import GaussianMixture, _numba\n"
+        "GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(300, 2)))\n"
+        "s = _numba.stats_blocks.stats\n"
+        "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
+    )
+    env = {**__import__("os").environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    runs = [
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+        for _ in range(2)
+    ]
+    hits, misses = (int(v) for v in runs[1].stdout.split())
+    assert hits >= 1 and misses == 0, runs[1].stdout
