@@ -28,7 +28,6 @@ PyMC's graph (``likelihood="pymc"``) to those external samplers when installed
 
 from __future__ import annotations
 
-import os
 import time
 import warnings
 from collections import OrderedDict
@@ -176,7 +175,7 @@ class BayesianGaussianMixture:
         Store the pointwise log-likelihood (chain x draw x n_samples floats) in
         ``idata_.log_likelihood``; set False for very large data.
     cores : int, optional
-        Parallel chains; default ``min(chains, os.cpu_count())``. Each chain then uses
+        Parallel chains; default ``min(chains, CPUs available)``. Each chain then uses
         one numba thread.
     em_n_init : int, default=3
         EM initialisations when :meth:`fit` fits the reference itself.
@@ -310,7 +309,7 @@ class BayesianGaussianMixture:
         k = self.n_components
         kind = model_kind(self.covariance_type, d)
         rng = check_random_state(self.random_state)
-        cores = self.cores if self.cores is not None else min(self.chains, os.cpu_count() or 1)
+        cores = self.cores if self.cores is not None else min(self.chains, _kernels.default_threads())
         cores = min(cores, self.chains)
         timings: dict[str, float] = {}
 
