@@ -23,6 +23,7 @@ E-/M-step in :mod:`bayesgmm.em` remains the reference both are tested against.
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import threading
@@ -50,8 +51,13 @@ def n_features_phi(d: int, covariance_type: str) -> int:
     return 1 + d + (d * (d + 1) // 2 if full_quad(covariance_type) else d)
 
 
+@functools.lru_cache(maxsize=64)
 def _triu(d: int):
-    return np.triu_indices(d)
+    """Upper-triangle indices (read-only, cached: EM asks for them twice a pass)."""
+    iu, ju = np.triu_indices(d)
+    iu.setflags(write=False)
+    ju.setflags(write=False)
+    return iu, ju
 
 
 def features(X: np.ndarray, shift: np.ndarray, covariance_type: str) -> np.ndarray:
