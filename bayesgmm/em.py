@@ -330,7 +330,14 @@ class GaussianMixture:
     -----
     The article's experiment (``tol=1e-3``) stops after 4 passes, before convergence; its
     printed numbers are reproduced with ``accelerate=False`` from scikit-learn's k-means
-    start. They are not the maximum-likelihood estimate: fit with ``tol=1e-8`` for that.
+    start. They are not the maximum-likelihood estimate.
+
+    ``tol`` bounds the change of the mean log-likelihood in one pass (one SQUAREM cycle
+    with ``accelerate=True``), not the distance to the fixed point. Where EM is slow
+    (overlapping components) the two differ a lot: on the height data scikit-learn's
+    plain EM at ``tol=1e-8`` stops 3e-3 (relative) short of the fixed point, and needs
+    ``tol=1e-13`` to get within 1e-6; SQUAREM gets within 1e-6 at ``tol=1e-10`` and within
+    1e-9 at ``tol=1e-13``, in 43 to 79 passes.
     """
 
     def __init__(
