@@ -62,6 +62,7 @@ def plot_density(
     grid_size: int = 400,
     max_draws: int = 500,
     band: float = 0.94,
+    xlabel: str = "x",
 ) -> Any:
     """Histogram of 1-D data with the fitted mixture densities.
 
@@ -82,6 +83,7 @@ def plot_density(
         At most this many posterior draws, evenly thinned (deterministic).
     band : float, default=0.94
         Probability of the shaded band.
+    xlabel : str, default="x"
 
     Returns
     -------
@@ -113,7 +115,7 @@ def plot_density(
         lo, hi = np.quantile(dens, [(1 - band) / 2, (1 + band) / 2], axis=0)
         ax.fill_between(grid, lo, hi, color="C1", alpha=0.3, lw=0, label=f"posterior {band:.0%} band")
         ax.plot(grid, dens.mean(axis=0), color="C1", lw=2, ls="--", label="posterior predictive")
-    ax.set_xlabel("x")
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("density")
     ax.legend()
     return ax
@@ -280,9 +282,16 @@ def plot_criteria(
         pick = int(np.nanargmin(values))
         x_star = float(table["k"].iloc[pick]) + shift * (i - (len(criteria) - 1) / 2)
         ax.plot(
-            x_star, values[pick] - offset, marker="*", ms=16, color=color, markeredgecolor="k",
-            ls="none", zorder=5, gid=f"chosen_{crit}",
-        )  # fmt: skip
+            x_star,
+            values[pick] - offset,
+            marker="*",
+            ms=16,
+            color=color,
+            markeredgecolor="k",
+            ls="none",
+            zorder=5,
+            gid=f"chosen_{crit}",
+        )
     ks = np.unique(table["k"].to_numpy(dtype=int))
     ax.set_xticks(ks)
     ax.set_xlabel("K (number of components)")

@@ -557,10 +557,23 @@ def compare_models(
                 flush=True,
             )
     columns = [
-        "k", "covariance_type", "loglik", "n_params", *CRITERIA,
-        "waic", "p_waic", "waic_se", "loo", "p_loo", "loo_se", "waic_warning", "loo_warning",
-        "max_rhat", "min_ess_bulk", "divergences",
-    ]  # fmt: skip
+        "k",
+        "covariance_type",
+        "loglik",
+        "n_params",
+        *CRITERIA,
+        "waic",
+        "p_waic",
+        "waic_se",
+        "loo",
+        "p_loo",
+        "loo_se",
+        "waic_warning",
+        "loo_warning",
+        "max_rhat",
+        "min_ess_bulk",
+        "divergences",
+    ]
     table = pd.DataFrame(rows, columns=columns)
     for col in ("waic_warning", "loo_warning"):
         table[col] = table[col].astype("boolean")

@@ -1,0 +1,385 @@
+"""The bayesgmm command line: outputs, messages and exit codes (in-process and as a subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+pd = pytest.importorskip("pandas")
+
+from bayesgmm import GaussianMixture, make_mixture  # noqa: E402
+from bayesgmm.cli import main, parse_k  # noqa: E402
+from bayesgmm.criteria import select  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _blobs(n=200, seed=0):
+    X, _ = make_mixture(n, [0.5, 0.5], [[-3.0, 0.0], [3.0, 1.0]], [np.eye(2)] * 2, random_state=seed)
+    return X
+
+
+def _write_csv(path: Path, X: np.ndarray, *, names=("a", "b"), row_names=True) -> Path:
+    header = (["name"] if row_names else []) + list(names)
+    lines = [",".join(header)]
+    for i, row in enumerate(X):
+        cells = ([f"p{i}"] if row_names else []) + [repr(float(v)) for v in row]
+        lines.append(",".join(cells))
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _run(capsys, *argv):
+    rc = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def _leftovers(folder: Path) -> list[str]:
+    return [p.name for p in folder.iterdir() if ".tmp-" in p.name]
+
+
+def _is_png(path: Path) -> bool:
+    return path.read_bytes()[:8] == PNG
+
+
+@pytest.fixture
+def csv_file(tmp_path):
+    return _write_csv(tmp_path / "data.csv", _blobs())
+
+
+# ----------------------------------------------------------------------------- em
+def test_em_range_writes_table_json_and_plots(tmp_path, csv_file, capsys):
+    out = tmp_path / "fit"
+    rc, stdout, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "1..3", "--out", out)
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == ["clusters.png", "comparison.csv", "criteria.png", "summary.json"]
+    assert _is_png(out / "clusters.png") and _is_png(out / "criteria.png")
+    table = pd.read_csv(out / "comparison.csv")
+    X = _blobs()
+    best, ref = select(X, [1, 2, 3], "full", n_init=3, random_state=0)
+    assert_allclose(table["bic"], ref["bic"], rtol=1e-10)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chosen"] == {"aic": int(ref.k[ref.aic.idxmin()]), "bic": 2, "icl": 2}
+    assert summary["model"]["n_components"] == best.n_components == 2
+    assert_allclose(summary["model"]["bic"], best.bic(X), rtol=1e-10)
+    assert summary["columns"] == ["a", "b"] and summary["n_samples"] == 200
+    assert "read 200 rows x 2 column(s)" in stdout and "chosen: AIC" in stdout
+    assert f"wrote clusters.png, comparison.csv, criteria.png, summary.json to {out}/" in stdout
+    assert _leftovers(tmp_path) == []
+
+
+def test_em_single_k_on_memory_mapped_npy(tmp_path, capsys, rng):
+    x = np.concatenate([rng.normal(-2, 0.5, 100), rng.normal(2, 0.7, 100)])
+    np.save(tmp_path / "x.npy", x)
+    out = tmp_path / "one"
+    rc, stdout, err = _run(capsys, "em", tmp_path / "x.npy", "--k", "2", "--out", out, "--seed", 3)
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == ["density.png", "summary.json"]
+    gm = GaussianMixture(2, tol=1e-8, max_iter=10000, n_init=3, random_state=3).fit(x[:, None])
+    model = json.loads((out / "summary.json").read_text())["model"]
+    assert_allclose(model["means"], gm.means_, rtol=1e-12)
+    assert_allclose(model["loglik"], gm.score(x[:, None]) * 200, rtol=1e-12)
+    assert model["converged"] is True
+
+
+def test_non_numeric_column_is_refused_skipped_or_deselected(tmp_path, csv_file, capsys):
+    rc, _, err = _run(capsys, "em", csv_file, "--k", "2", "--out", tmp_path / "o1")
+    assert rc == 2
+    assert "column(s) 'name' (e.g. 'p0' on line 2) are not numeric" in err
+    assert "--columns" in err and "--skip-non-numeric" in err
+    assert not (tmp_path / "o1").exists()
+    rc, stdout, err = _run(capsys, "em", csv_file, "--k", "2", "--skip-non-numeric", "--out", tmp_path / "o2")
+    assert rc == 0
+    assert "bayesgmm: note: skipping non-numeric column(s) 'name'" in err
+    assert "['a', 'b']" in stdout
+    rc, _, err = _run(capsys, "em", csv_file, "--k", "2", "--columns", "name,a", "--out", tmp_path / "o3")
+    assert rc == 2 and "the selected column(s) 'name'" in err and "are not numeric" in err
+
+
+def test_rerun_replaces_files_in_an_existing_folder(tmp_path, csv_file, capsys):
+    out = tmp_path / "fit"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    (out / "summary.json").write_text("old")
+    rc, _, _ = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "2", "--out", out)
+    assert rc == 0
+    assert (out / "keep.txt").read_text() == "mine"
+    assert json.loads((out / "summary.json").read_text())["command"] == "em"
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_failure_midway_leaves_no_output(tmp_path, csv_file, capsys, monkeypatch):
+    import bayesgmm.plotting
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(bayesgmm.plotting, "plot_clusters", broken)  # after comparison.csv is written
+    out = tmp_path / "fit"
+    rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "1..2", "--out", out)
+    assert rc == 1
+    assert "bayesgmm: error: RuntimeError: disk on fire" in err and "no output written" in err
+    assert "Traceback" not in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+    # an existing folder keeps its old files untouched
+    out.mkdir()
+    (out / "summary.json").write_text("old")
+    rc, _, _ = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "1..2", "--out", out)
+    assert rc == 1
+    assert os.listdir(out) == ["summary.json"] and (out / "summary.json").read_text() == "old"
+
+
+def test_missing_parent_folders_are_created_and_removed_on_failure(tmp_path, csv_file, capsys):
+    out = tmp_path / "a" / "b" / "fit"
+    rc, _, _ = _run(capsys, "em", tmp_path / "nope.csv", "--out", out)
+    assert rc == 2 and not (tmp_path / "a").exists()
+    rc, _, _ = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "2", "--out", out)
+    assert rc == 0 and (out / "summary.json").exists()
+
+
+# ----------------------------------------------------------------------------- bad input
+BAD_FILES = {
+    "ragged.csv": ("a,b\n1,2\n3\n", "ragged.csv is malformed: line 3 has 1 field(s), the header has 2"),
+    "quote.csv": ('a,b\n1,2\n3,"4\n', "quote.csv is malformed (CSV)"),
+    "cell.csv": ("a,b\n1,2\n3,x\n4,5\n6,7\n", "non-numeric value 'x' in column 'b' on line 3"),
+    "hole.csv": ("a,b\n1,2\n3,\n4,5\n", "missing value in column 'b' on line 3"),
+    "nan.csv": ("a,b\n1,2\n3,nan\n4,5\n", "non-finite value 'nan' in column 'b' on line 3"),
+    "empty.csv": ("", "empty.csv is empty: expected a CSV file with a header row"),
+    "header.csv": ("a,b\n", "header.csv has a header but no data rows"),
+    "dupes.csv": ("a,a\n1,2\n", "the header repeats the column name(s) ['a']"),
+}
+
+
+@pytest.mark.parametrize("name", list(BAD_FILES))
+def test_bad_csv_files(tmp_path, capsys, name):
+    text, message = BAD_FILES[name]
+    path = tmp_path / name
+    path.write_text(text)
+    out = tmp_path / "out"
+    rc, _, err = _run(capsys, "em", path, "--k", "1", "--out", out)
+    assert rc == 2
+    assert err.startswith("bayesgmm: error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert not out.exists() and _leftovers(tmp_path) == []
+
+
+def test_many_bad_cells_are_summarised(tmp_path, capsys):
+    path = tmp_path / "many.csv"
+    path.write_text("a\n" + "\n".join(["1", "x", "2", "y", "z", "w", "3", "4", "5", "6", "7", "8"]) + "\n")
+    rc, _, err = _run(capsys, "em", path, "--k", "1")
+    assert rc == 2 and "on line 3" in err and "(and 1 more)" in err
+
+
+def test_binary_and_bad_npy_files(tmp_path, capsys, rng):
+    (tmp_path / "blob.csv").write_bytes(bytes(range(256)) * 4)
+    rc, _, err = _run(capsys, "em", tmp_path / "blob.csv", "--k", "1")
+    assert rc == 2 and "is not a UTF-8 text (CSV) file" in err
+    (tmp_path / "junk.npy").write_bytes(b"not an array at all")
+    rc, _, err = _run(capsys, "em", tmp_path / "junk.npy", "--k", "1")
+    assert rc == 2 and "junk.npy is not a readable" in err
+    np.save(tmp_path / "obj.npy", np.array([{"a": 1}, None], dtype=object))
+    rc, _, err = _run(capsys, "em", tmp_path / "obj.npy", "--k", "1")
+    assert rc == 2 and "obj.npy is not a readable numeric .npy file" in err
+    np.save(tmp_path / "cube.npy", rng.normal(size=(4, 3, 2)))
+    rc, _, err = _run(capsys, "em", tmp_path / "cube.npy", "--k", "1")
+    assert rc == 2 and "holds a 3-D array of shape (4, 3, 2)" in err
+    x = rng.normal(size=(10, 2))
+    x[4, 1] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    rc, _, err = _run(capsys, "em", tmp_path / "nan.npy", "--k", "1")
+    assert rc == 2 and "1 NaN or infinite value(s) (the first at row 4, column 1)" in err
+    rc, _, err = _run(capsys, "em", tmp_path / "nan.npy", "--k", "1", "--columns", "a")
+    assert rc == 2 and "takes 0-based column numbers" in err
+    rc, _, err = _run(capsys, "em", tmp_path / "nan.npy", "--k", "1", "--columns", "0,5")
+    assert rc == 2 and "column(s) [5] not found" in err
+    out = tmp_path / "col0"
+    rc, _, err = _run(capsys, "em", tmp_path / "nan.npy", "--k", "1", "--columns", "0", "--out", out)
+    assert rc == 0, err  # the NaN is in the column left out
+
+
+def test_missing_file_folder_and_column(tmp_path, csv_file, capsys):
+    rc, _, err = _run(capsys, "em", tmp_path / "nope.csv")
+    assert rc == 2 and f"bayesgmm: error: no such file: {tmp_path / 'nope.csv'}" in err
+    rc, _, err = _run(capsys, "em", tmp_path)
+    assert rc == 2 and "is a folder: expected a CSV or .npy file" in err
+    rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,zz")
+    assert rc == 2 and "column(s) 'zz' not found in" in err and "Its columns are: 'name', 'a', 'b'" in err
+
+
+@pytest.mark.parametrize(
+    ("k", "message"),
+    [
+        ("0", "--k values must be >= 1. Got '0'"),
+        ("4..1", "--k range '4..1' is empty"),
+        ("x", "--k must be a number, a range like 1..4 or a list like 1,3,5. Got 'x'"),
+        ("1..x", "--k must be a number"),
+        ("2,2", "--k must not repeat a value"),
+        ("500", "--k 500 is more components than the 200 data rows"),
+    ],
+)
+def test_bad_k(csv_file, capsys, k, message):
+    rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", k)
+    assert rc == 2 and message in err and "Traceback" not in err
+
+
+def test_parse_k():
+    assert parse_k("3") == [3]
+    assert parse_k(" 1..4 ") == [1, 2, 3, 4]
+    assert parse_k("1,3,5") == [1, 3, 5]
+
+
+def test_unwritable_output_folder(tmp_path, csv_file, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "2", "--out", blocker / "sub")
+    assert rc == 2
+    assert f"cannot write to output folder {blocker / 'sub'}: {blocker} is not a folder" in err
+    rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "2", "--out", blocker)
+    assert rc == 2 and "it exists and is not a folder" in err
+    assert sorted(os.listdir(tmp_path)) == ["data.csv", "file.txt"]
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root ignores permissions")
+def test_read_only_output_folder(tmp_path, csv_file, capsys):
+    out = tmp_path / "ro"
+    out.mkdir()
+    out.chmod(0o500)
+    try:
+        rc, _, err = _run(capsys, "em", csv_file, "--columns", "a,b", "--k", "2", "--out", out)
+    finally:
+        out.chmod(0o700)
+    assert rc == 2 and "permission denied" in err
+
+
+def test_usage_errors(csv_file, capsys):
+    rc, _, err = _run(capsys)
+    assert rc == 2 and "the following arguments are required" in err and "usage: bayesgmm" in err
+    rc, _, err = _run(capsys, "fit", csv_file)
+    assert rc == 2 and "invalid choice: 'fit'" in err
+    rc, _, err = _run(capsys, "mcmc", csv_file, "--k", "1..3")
+    assert rc == 2 and "mcmc fits one K: give --k a single number" in err
+    rc, _, err = _run(capsys, "mcmc", csv_file, "--k", "2", "--covariance-type", "tied")
+    assert rc == 2 and "must be full or diag. Got 'tied'" in err
+    rc, _, err = _run(capsys, "em", csv_file, "--covariance-type", "full,banded")
+    assert rc == 2 and "--covariance-type must be one of full, tied, diag, spherical" in err
+    rc, _, err = _run(capsys, "mcmc", csv_file, "--k", "2", "--draws", "0")
+    assert rc == 2 and "--draws must be an integer >= 1. Got '0'" in err
+    rc, _, err = _run(capsys, "demo", "--k", "3..1")
+    assert rc == 2 and "--k range '3..1' is empty" in err
+    rc, out, _ = _run(capsys, "--help")
+    assert rc == 0 and "em,mcmc,compare,demo" in out
+
+
+# ----------------------------------------------------------------------------- a real process
+def test_python_dash_m_bayesgmm(tmp_path, csv_file):
+    env = dict(os.environ, MPLBACKEND="Agg")
+    run = [sys.executable, "-m", "bayesgmm"]
+    out = tmp_path / "sub"
+    proc = subprocess.run(run + ["em", str(csv_file), "--skip-non-numeric", "--k", "1..2", "--out", str(out)],
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert sorted(os.listdir(out)) == ["clusters.png", "comparison.csv", "criteria.png", "summary.json"]
+    proc = subprocess.run(
+        run + ["em", str(tmp_path / "missing.csv")], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("bayesgmm: error: no such file:")
+    assert "Traceback" not in proc.stderr
+
+
+# ----------------------------------------------------------------------------- mcmc and compare
+@pytest.fixture
+def one_d_csv(tmp_path):
+    X, _ = make_mixture(150, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.7]]], random_state=5)
+    return _write_csv(tmp_path / "x.csv", X, names=("x",), row_names=False)
+
+
+def test_mcmc_writes_the_posterior(tmp_path, one_d_csv, capsys):
+    az = pytest.importorskip("arviz")
+    out = tmp_path / "post"
+    rc, stdout, err = _run(capsys, "mcmc", one_d_csv, "--k", "2", "--draws", "150", "--tune", "150",
+                           "--out", out, "--quiet")  # fmt: skip
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == [
+        "density.png", "em_vs_posterior.csv", "em_vs_posterior.png", "posterior.nc", "summary.json", "trace.png",
+    ]  # fmt: skip
+    idata = az.from_netcdf(out / "posterior.nc")
+    assert idata.posterior["w"].shape == (2, 150, 2)
+    assert idata.log_likelihood["x"].shape == (2, 150, 150)
+    summary = json.loads((out / "summary.json").read_text())
+    post = summary["posterior"]
+    assert set(post["diagnostics"]) >= {"max_rhat", "min_ess_bulk", "divergences"}
+    from bayesgmm.bayes.compare import waic
+
+    assert_allclose(post["waic"]["value"], waic(idata).value, rtol=1e-12)
+    table = pd.read_csv(out / "em_vs_posterior.csv")
+    assert list(table["parameter"]) == ["weight[0]", "weight[1]", "mean[0]", "mean[1]", "sd[0]", "sd[1]"]
+    assert "WAIC" in stdout and "PSIS-LOO" in stdout
+    # warnings, if any, are one-line messages, never tracebacks
+    assert all(line.startswith("bayesgmm: ") for line in err.splitlines() if "Warning" in line)
+
+
+def test_compare_writes_table_and_a_line_per_k(tmp_path, one_d_csv, capsys):
+    out = tmp_path / "cmp"
+    rc, stdout, err = _run(capsys, "compare", one_d_csv, "--k", "1..2", "--draws", "150", "--tune", "150",
+                           "--out", out)  # fmt: skip
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == ["comparison.csv", "criteria.png", "density.png", "summary.json"]
+    table = pd.read_csv(out / "comparison.csv")
+    for col in ["k", "loglik", "n_params", "aic", "bic", "icl", "waic", "p_waic", "waic_se", "loo", "loo_se",
+                "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "chosen_by"]:  # fmt: skip
+        assert col in table.columns
+    assert "K=1 (1/2) done" in err and "K=2 (2/2) done" in err
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chosen"]["bic"] == 2 and summary["plotted_k"] == 2
+    assert summary["scale"].startswith("deviance")
+
+
+# ----------------------------------------------------------------------------- demo
+def test_demo_small(tmp_path, capsys):
+    out = tmp_path / "demo"
+    rc, stdout, err = _run(capsys, "demo", "--subset", "300", "--draws", "150", "--tune", "150", "--k", "none",
+                           "--out", out, "--quiet")  # fmt: skip
+    assert rc == 0, err
+    assert sorted(os.listdir(out)) == [
+        "density.png", "em_vs_posterior.csv", "em_vs_posterior.png", "summary.json", "trace.png",
+    ]  # fmt: skip
+    summary = json.loads((out / "summary.json").read_text())
+    from bayesgmm import load_heights
+
+    X, y = load_heights()
+    em = GaussianMixture(2, tol=1e-12, max_iter=10000, random_state=0).fit(X)
+    conv = summary["converged_em"]
+    assert_allclose(conv["means"], em.means_, rtol=1e-12)
+    # the same fixed point as plain (unaccelerated) EM run to the same tolerance
+    plain = GaussianMixture(2, tol=1e-12, max_iter=10000, random_state=0, accelerate=False).fit(X)
+    assert_allclose(np.sort(np.ravel(conv["means"])), np.sort(plain.means_.ravel()), rtol=1e-6)
+    assert_allclose(np.sort(conv["weights"]), np.sort(plain.weights_), rtol=1e-5)
+    assert conv["converged"] is True and summary["article_em"]["n_iter"] < conv["n_iter"]
+    men = int(np.argmax(em.means_[:, 0]))
+    assert_allclose(conv["accuracy"], np.mean((em.predict(X) == men) == (y == 1)), rtol=1e-12)
+    assert summary["subset"]["n"] == 300
+    assert "NOTE: an unconverged stop" in stdout
+
+
+@pytest.mark.slow
+def test_demo_default_run(tmp_path, capsys):
+    """The README's main job as a user runs it: defaults only."""
+    out = tmp_path / "bayesgmm-demo"
+    rc, stdout, err = _run(capsys, "demo", "--out", out)
+    assert rc == 0, err
+    files = set(os.listdir(out))
+    assert {"density.png", "trace.png", "em_vs_posterior.png", "criteria.png", "comparison.csv"} <= files
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["posterior"]["diagnostics"]["max_rhat"] <= 1.01
+    assert all(row["em_in_hdi"] for row in summary["em_vs_posterior"])
+    assert summary["chosen"]["bic"] == 2 and summary["chosen"]["waic"] == 2 and summary["chosen"]["loo"] == 2
