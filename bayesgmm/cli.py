@@ -673,6 +673,7 @@ def _cmd_compare(args) -> dict[str, Any]:
             return_models=True,
         )
         picks = chosen(table)
+        close = chosen(table, within_se=2.0)
         cols = [
             "k",
             "loglik",
@@ -682,6 +683,8 @@ def _cmd_compare(args) -> dict[str, Any]:
             "icl",
             "waic",
             "waic_se",
+            "waic_diff",
+            "waic_diff_se",
             "loo",
             "loo_se",
             "max_rhat",
@@ -690,10 +693,14 @@ def _cmd_compare(args) -> dict[str, Any]:
         ]
         with pd.option_context("display.width", 160, "display.max_columns", 30, "display.precision", 2):
             print(table[cols].to_string(index=False))
-        print("chosen:", ", ".join(f"{c.upper()} K={k}" for c, k in picks.items()))
+        print("chosen (lowest value):", ", ".join(f"{c.upper()} K={k}" for c, k in picks.items()))
+        print(
+            "chosen (WAIC/LOO: smallest K within 2 paired standard errors of the best): "
+            f"WAIC K={close['waic']}, LOO K={close['loo']}"
+        )
         table.to_csv(out.path("comparison.csv"), index=False)
         _plot_criteria(out, table)
-        k_plot = _majority_k(picks)
+        k_plot = _majority_k(close)
         em, bayes = models[(k_plot, ct)]
         fit_plot = _plot_fit(out, X, em=em, bayes=bayes, names=names)
         summary = {
@@ -704,6 +711,7 @@ def _cmd_compare(args) -> dict[str, Any]:
             "n_features": X.shape[1],
             "covariance_type": ct,
             "chosen": picks,
+            "chosen_within_2se": close,
             "plotted_k": k_plot,
             "plotted_k_rule": f"the K most criteria choose ({fit_plot})",
             "scale": "deviance (lower is better)",

@@ -65,15 +65,37 @@ def rank_criteria(table: Any, criteria: Sequence[str]) -> Any:
     return table
 
 
-def chosen(table: Any) -> dict[str, int]:
-    """``{criterion: K}``: the K of each criterion's best (rank 1) row, from a table of
-    :func:`select` or :func:`bayesgmm.bayes.compare.compare_models` (first row on ties)."""
+def chosen(table: Any, *, within_se: float | None = None) -> dict[str, int]:
+    """``{criterion: K}``: the K each criterion chooses in a table of :func:`select` or
+    :func:`bayesgmm.bayes.compare.compare_models`.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        With ``k`` and ``rank_<criterion>`` columns.
+    within_se : float, optional
+        Default (None): the K of the best (rank 1) row, first row on ties. A number ``c``:
+        for the criteria that come with paired standard errors (``<crit>_diff`` and
+        ``<crit>_diff_se``, i.e. WAIC and LOO), the *smallest* K whose difference to the
+        best is at most ``c`` paired standard errors -- a one-standard-error-style
+        parsimony rule: elpd differences of a few standard errors do not separate two
+        models (Vehtari, Gelman & Gabry 2017), and an extra mixture component that
+        fits noise costs WAIC/LOO almost nothing. Other criteria keep their best K.
+    """
     out: dict[str, int] = {}
     for col in table.columns:
-        if col.startswith("rank_"):
-            best = table.loc[(table[col] == 1).fillna(False).astype(bool), "k"]
-            if len(best):
-                out[col[len("rank_") :]] = int(best.iloc[0])
+        if not col.startswith("rank_"):
+            continue
+        crit = col[len("rank_") :]
+        best = table.loc[(table[col] == 1).fillna(False).astype(bool), "k"]
+        if not len(best):
+            continue
+        out[crit] = int(best.iloc[0])
+        diff, se = f"{crit}_diff", f"{crit}_diff_se"
+        if within_se is not None and diff in table.columns and se in table.columns:
+            close = table[(table[diff] <= within_se * table[se]).fillna(False).astype(bool)]
+            if len(close):
+                out[crit] = int(close["k"].min())
     return out
 
 

@@ -344,6 +344,36 @@ def test_compare_writes_table_and_a_line_per_k(tmp_path, one_d_csv, capsys):
     assert summary["scale"].startswith("deviance")
 
 
+@pytest.mark.slow
+def test_compare_as_a_new_user(tmp_path):
+    """Issue 4, must-show 3: ``bayesgmm compare data.csv --k 1..4`` on a file it has never
+    seen (a row-name column, three groups in 2-D), from the installed console script."""
+    X, _ = make_mixture(300, [0.3, 0.3, 0.4], [[-4, 0], [0, 4], [4, 0]],
+                        [np.eye(2), [[1.0, 0.5], [0.5, 1.0]], [[1.0, -0.3], [-0.3, 0.5]]], random_state=7)  # fmt: skip
+    data = _write_csv(tmp_path / "data.csv", X, names=("length", "width"))
+    script = Path(sys.executable).parent / "bayesgmm"
+    cmd = [str(script)] if script.exists() else [sys.executable, "-m", "bayesgmm"]
+    env = dict(os.environ, MPLBACKEND="Agg")
+    proc = subprocess.run(cmd + ["compare", "data.csv", "--k", "1..4"], cwd=tmp_path, capture_output=True,
+                          text=True, env=env)  # fmt: skip
+    assert proc.returncode == 2 and "column(s) 'name'" in proc.stderr  # the row names are refused...
+    proc = subprocess.run(cmd + ["compare", "data.csv", "--k", "1..4", "--skip-non-numeric"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:]  # ...or skipped with a notice
+    assert "note: skipping non-numeric column(s) 'name'" in proc.stderr
+    for k in range(1, 5):
+        assert f"K={k} ({k}/4) done" in proc.stderr
+    out = tmp_path / "bayesgmm-compare"
+    assert sorted(os.listdir(out)) == ["clusters.png", "comparison.csv", "criteria.png", "summary.json"]
+    table = pd.read_csv(out / "comparison.csv")
+    assert table["k"].tolist() == [1, 2, 3, 4]
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["columns"] == ["length", "width"]
+    assert summary["chosen"]["bic"] == 3
+    assert summary["chosen_within_2se"]["waic"] == 3 and summary["chosen_within_2se"]["loo"] == 3
+    assert data.exists()
+
+
 # ----------------------------------------------------------------------------- demo
 def test_demo_small(tmp_path, capsys):
     out = tmp_path / "demo"

@@ -121,6 +121,22 @@ def test_rank_criteria_ties_share_the_best_rank():
     assert chosen(t) == {"bic": 2}
 
 
+def test_chosen_within_se_takes_the_smallest_close_k():
+    t = pd.DataFrame(
+        {
+            "k": [1, 2, 3, 4],
+            "bic": [10.0, 3.0, 5.0, 7.0],
+            "waic": [50.0, 20.5, 20.0, 20.9],
+            "waic_diff": [30.0, 0.5, 0.0, 0.9],
+            "waic_diff_se": [3.0, 0.4, 0.0, 0.3],
+        }
+    )
+    rank_criteria(t, ["bic", "waic"])
+    assert chosen(t) == {"bic": 2, "waic": 3}
+    assert chosen(t, within_se=2) == {"bic": 2, "waic": 2}  # 0.5 <= 2 x 0.4
+    assert chosen(t, within_se=1) == {"bic": 2, "waic": 3}  # 0.5 > 1 x 0.4
+
+
 # ----------------------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
     ("ks", "match"),

@@ -415,6 +415,13 @@ def compare_models(
     *effective* number of parameters learned from the draws, and they come with standard
     errors. Differences smaller than about two standard errors do not separate two K.
 
+    **Reading WAIC/LOO.** They measure predictive accuracy, and an extra component that
+    fits noise (or duplicates another) barely changes the predictive density: between
+    the true K and K + 1 they often differ by less than their paired standard error
+    (``waic_diff_se``), and which of the two has the lower value is then down to the
+    sample and the Monte Carlo error. ``bayesgmm.criteria.chosen(table, within_se=2)``
+    takes the smallest K within two paired standard errors of the best.
+
     Parameters
     ----------
     X : array-like of shape (n_samples, n_features)
@@ -441,7 +448,9 @@ def compare_models(
     -------
     table : pandas.DataFrame
         One row per (K, covariance type) with columns ``k``, ``covariance_type``,
-        ``loglik`` (EM log-likelihood), ``n_params``, ``aic``, ``bic``, ``icl``, ``waic``,
+        ``loglik`` (EM log-likelihood), ``em_converged`` (False when EM hit
+        ``max_iter``: overfitted K can creep; the criteria are then taken at the last
+        iterate), ``n_params``, ``aic``, ``bic``, ``icl``, ``waic``,
         ``p_waic``, ``waic_se``, ``loo``, ``p_loo``, ``loo_se``, ``waic_warning``,
         ``loo_warning`` (the criterion flags itself unreliable), ``waic_diff``,
         ``waic_diff_se``, ``loo_diff``, ``loo_diff_se`` (difference to the best row and
@@ -451,14 +460,16 @@ def compare_models(
         ``min_ess_bulk``, ``divergences`` (the sampler's diagnostics), one
         ``rank_<criterion>`` per criterion (1 = chosen; lower value is better; ties share
         a rank) and ``chosen_by``: the criteria that choose this row, comma-separated.
-        :func:`chosen` turns the table into ``{criterion: K}``.
+        :func:`bayesgmm.criteria.chosen` turns the table into ``{criterion: K}``
+        (``within_se=2`` for the parsimonious choice of WAIC/LOO: the smallest K within
+        two paired standard errors of the best).
     models : dict
         Only with ``return_models=True``.
 
     Warns
     -----
-    SamplingWarning, CriterionWarning
-        From the sampler's diagnostics and from :func:`waic` / :func:`loo`. Too many
+    ConvergenceWarning, SamplingWarning, CriterionWarning
+        From EM, from the sampler's diagnostics and from :func:`waic` / :func:`loo`. Too many
         components often sample poorly (their extra components are not identified);
         the table keeps the diagnostics next to the criteria.
     """
@@ -508,6 +519,7 @@ def compare_models(
                 "k": k,
                 "covariance_type": ct,
                 "loglik": float(np.sum(em.score_samples(X))),
+                "em_converged": bool(em.converged_),
                 "n_params": em._n_parameters(),
                 "aic": em.aic(X),
                 "bic": em.bic(X),
@@ -560,6 +572,7 @@ def compare_models(
         "k",
         "covariance_type",
         "loglik",
+        "em_converged",
         "n_params",
         *CRITERIA,
         "waic",
