@@ -223,6 +223,16 @@ def test_op_gradient_matches_finite_differences(rng, kind, d):
             assert_allclose(g[idx], num, rtol=1e-5, atol=1e-5)
 
 
+def test_op_result_does_not_depend_on_threads(rng):
+    X = rng.normal(size=(70000, 2))
+    w, mu = np.array([0.4, 0.6]), np.array([[-0.5, 0.0], [0.5, 0.2]])
+    L = np.linalg.cholesky(np.array([np.eye(2), [[1.0, 0.3], [0.3, 2.0]]]))
+    one = _likelihood.mixture_loglike_and_grad(X, X.mean(axis=0), w, mu, L, "full", threads=1)
+    two = _likelihood.mixture_loglike_and_grad(X, X.mean(axis=0), w, mu, L, "full", threads=2)
+    for a, b in zip(one, two):
+        assert_array_equal(a, b)
+
+
 # ----------------------------------------------------------------------------- vs scipy
 def _compile_logp_nojac(model):
     return model.compile_logp(jacobian=False)

@@ -154,6 +154,25 @@ def test_parallel_and_sequential_chains_give_the_same_draws():
     assert not hasattr(a.idata_, "log_likelihood")
 
 
+@pytest.mark.parametrize(
+    "cpus, chains, cores, n, expected",
+    [
+        (2, 2, None, 1000, (1, 1)),  # 2 CPUs, 2 chains: sequential, small data: one thread
+        (2, 2, None, 200000, (1, 2)),  # large data: the pass on both CPUs
+        (16, 2, None, 200000, (2, 8)),  # spare CPUs: parallel chains, 8 threads each
+        (16, 4, None, 1000, (4, 1)),
+        (2, 2, 2, 200000, (2, 1)),  # explicit cores: one thread each
+        (8, 2, 5, 200000, (2, 4)),  # never more processes than chains
+    ],
+)
+def test_parallelism_never_oversubscribes(monkeypatch, cpus, chains, cores, n, expected):
+    from bayesgmm import _kernels
+    from bayesgmm.bayes import sampling
+
+    monkeypatch.setattr(_kernels, "default_threads", lambda: cpus)
+    assert sampling._parallelism(chains, cores, n) == expected
+
+
 def test_fit_takes_a_given_em():
     X, _ = heights_subset(300)
     em = GaussianMixture(2, tol=1e-8, max_iter=10000, random_state=0).fit(X)

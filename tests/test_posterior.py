@@ -118,3 +118,26 @@ def test_2d_full_table_has_covariance_rows():
     table = compare_em_posterior(bayes.em_, bayes)
     assert list(table.parameter[-2:]) == ["cov[0,0,1]", "cov[1,0,1]"]
     assert table["em_in_hdi"].all()
+
+
+@pytest.mark.slow
+def test_full_heights_article_estimate_is_off_converged_em_is_not():
+    """Issue 3, point 2, on all 200 000 rows: the article's loosely converged EM (tol=1e-3,
+    plain EM, 4 passes: weight ~0.519) is several posterior sds from the posterior mean;
+    the converged EM estimate is inside every 94% HDI."""
+    X, _ = load_heights()
+    article = GaussianMixture(2, random_state=0, tol=1e-3, accelerate=False).fit(X)
+    em = GaussianMixture(2, tol=1e-8, max_iter=10000, n_init=3, random_state=0).fit(X)
+    bayes = BayesianGaussianMixture(
+        2, draws=1000, tune=200, random_state=0, store_log_likelihood=False
+    ).fit(X, em=em)
+    assert bayes.diagnostics_["max_rhat"] <= 1.01
+    assert bayes.diagnostics_["divergences"] == 0
+    assert bayes.diagnostics_["min_ess_bulk"] >= 1000
+    converged = compare_em_posterior(em, bayes).set_index("parameter")
+    assert converged["em_in_hdi"].all()
+    loose = compare_em_posterior(article, bayes).set_index("parameter")
+    assert loose.loc["weight[0]", "em"] == pytest.approx(0.519, abs=0.004)  # the shorter component
+    assert loose.loc["weight[0]", "posterior_sd"] == pytest.approx(0.005, abs=0.001)
+    assert (loose.loc[["weight[0]", "weight[1]"], "z"].abs() > 3).all()
+    assert not loose.loc[["weight[0]", "weight[1]"], "em_in_hdi"].any()
