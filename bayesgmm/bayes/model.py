@@ -282,13 +282,18 @@ def build_model(
     if kind == "full":
         coords["feature_bis"] = np.arange(d)
     with pm.Model(coords=coords) as model:
-        w = pm.Dirichlet("w", a=hp["alpha"], dims="component")
+        if k == 1:
+            # one component: the weight is 1 and there is nothing to order (a Dirichlet of
+            # size 1 has an empty simplex and trips PyTensor's rewrites)
+            w = pm.Deterministic("w", pt.ones((1,)), dims="component")
+        else:
+            w = pm.Dirichlet("w", a=hp["alpha"], dims="component")
         mu = pm.Normal(
             "mu",
             mu=hp["mean_loc"][None, :],
             sigma=hp["mean_scale"][None, :],
             dims=("component", "feature"),
-            transform=ordered_first_column,
+            **({"transform": ordered_first_column} if k > 1 else {}),
         )
         if kind == "full":
             chols = []
@@ -355,7 +360,9 @@ def initial_values(params: GMMParams, covariance_type: str = "full") -> dict[str
         if means[j, 0] <= means[j - 1, 0]:
             means[j, 0] = np.nextafter(means[j - 1, 0], np.inf) + 1e-12 * max(1.0, abs(means[j - 1, 0]))
     weights = np.clip(np.array(p.weights, dtype=float), 1e-12, None)
-    out: dict[str, np.ndarray] = {"w": weights / weights.sum(), "mu": means}
+    out: dict[str, np.ndarray] = {"mu": means}
+    if len(weights) > 1:
+        out["w"] = weights / weights.sum()
     full = p.covariances_full()
     if kind == "full":
         il = np.tril_indices(d)

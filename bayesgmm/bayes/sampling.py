@@ -486,6 +486,8 @@ class BayesianGaussianMixture:
         import arviz as az
 
         ds = self._draws_dataset()
+        # constant quantities (the weight of a single component) have no R-hat or ESS
+        ds = ds[[v for v in ds.data_vars if np.ptp(ds[v].values) > 0]]
         rhat = az.rhat(ds)
         ess_bulk = az.ess(ds, method="bulk")
         ess_tail = az.ess(ds, method="tail")
