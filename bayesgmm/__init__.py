@@ -19,6 +19,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "select": "bayesgmm.criteria",
+    "chosen": "bayesgmm.criteria",
+    "CriterionWarning": "bayesgmm.bayes.compare",
     "build_model": "bayesgmm.bayes.model",
     "Priors": "bayesgmm.bayes.model",
     "BayesianGaussianMixture": "bayesgmm.bayes.sampling",
