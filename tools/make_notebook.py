@@ -120,7 +120,7 @@ cells = [
     ),
     md(
         "## 4. How many components?\n\n"
-        "For K = 1..5, `compare_models` fits EM and the posterior and tabulates BIC, AIC and ICL "
+        "For K = 1..4, `compare_models` fits EM and the posterior and tabulates BIC, AIC and ICL "
         "(at the maximum-likelihood estimate) against WAIC and LOO (averaged over the posterior), "
         "all on the deviance scale, lower is better. We use a random subset of 2 000 heights "
         "(500 in fast mode): the pointwise log-likelihood of 200 000 points times thousands of "
@@ -128,8 +128,8 @@ cells = [
     ),
     code(
         "Xk = X[rng.choice(len(X), 500 if FAST else 2000, replace=False)]\n"
-        "ks = range(1, 4) if FAST else range(1, 6)\n"
-        "criteria = compare_models(Xk, ks, draws=200 if FAST else 1000, tune=200 if FAST else 300,\n"
+        "ks = range(1, 4) if FAST else range(1, 5)\n"
+        "criteria = compare_models(Xk, ks, draws=200 if FAST else 500, tune=200 if FAST else 300,\n"
         "                          chains=2, random_state=0)\n"
         "criteria"
     ),
