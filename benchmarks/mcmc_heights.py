@@ -135,7 +135,9 @@ def main(argv=None) -> int:
             random_state=args.seed,
             store_log_likelihood=False,
         )
-        results["default"] = run("PyMC default (NormalMixture/Mixture graph, jitter+adapt_diag)", ests["default"], X, em)
+        results["default"] = run(
+            "PyMC default (NormalMixture/Mixture graph, jitter+adapt_diag)", ests["default"], X, em
+        )
     ests["fast"] = BayesianGaussianMixture(
         k,
         draws=args.draws,
@@ -145,12 +147,16 @@ def main(argv=None) -> int:
         random_state=args.seed,
         store_log_likelihood=False,
     )
-    results["fast"] = run("bayesgmm fast path (fused likelihood, EM start, Laplace mass matrix)", ests["fast"], X, em, em_time)
+    results["fast"] = run(
+        "bayesgmm fast path (fused likelihood, EM start, Laplace mass matrix)", ests["fast"], X, em, em_time
+    )
 
     # posterior means side by side
     names = list(ests["fast"].parameter_draws())
     draws = {key: est.parameter_draws() for key, est in ests.items()}
-    header = f"\n{'parameter':<12}{'EM':>12}" + "".join(f"{key + ' mean':>16}{key + ' sd':>12}" for key in draws)
+    header = f"\n{'parameter':<12}{'EM':>12}" + "".join(
+        f"{key + ' mean':>16}{key + ' sd':>12}" for key in draws
+    )
     if "default" in draws:
         header += f"{'|diff|/sd':>11}"
     print(header)

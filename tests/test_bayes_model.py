@@ -45,7 +45,9 @@ def case_data(name):
 def random_point(model, params, ct, seed):
     """A transformed point near ``params`` (jittered in the unconstrained space)."""
     iv = initial_values(params, ct)
-    fn = make_initial_point_fn(model=model, overrides=iv, jitter_rvs=set(model.free_RVs), return_transformed=True)
+    fn = make_initial_point_fn(
+        model=model, overrides=iv, jitter_rvs=set(model.free_RVs), return_transformed=True
+    )
     return fn(seed)
 
 
@@ -178,7 +180,11 @@ def test_one_pass_per_logp_and_gradient():
     }
     f = m.logp_dlogp_function(ravel_inputs=True)
     f.set_extra_values({})
-    nodes = [n for n in f._pytensor_function.maker.fgraph.apply_nodes if isinstance(n.op, _likelihood.MixtureLogLike)]
+    nodes = [
+        n
+        for n in f._pytensor_function.maker.fgraph.apply_nodes
+        if isinstance(n.op, _likelihood.MixtureLogLike)
+    ]
     assert len(nodes) == 1
     point = random_point(m, em_params(X, 3, "full"), "full", 0)
     q = DictToArrayBijection.map({v.name: point[v.name] for v in f._grad_vars}).data
@@ -201,9 +207,19 @@ def test_op_gradient_matches_finite_differences(rng, kind, d):
     else:
         scale = rng.uniform(0.5, 2.0, size=(2, d))
     ll, gw, gmu, gs = _likelihood.mixture_loglike_and_grad(X, shift, w, mu, scale, kind)
-    expected = np.sum(np.log(sum(wk * stats.multivariate_normal(m, c).pdf(X) for wk, m, c in zip(
-        w, mu, scale @ np.swapaxes(scale, 1, 2) if kind == "full" else [np.diag(s**2) for s in scale]
-    ))))
+    expected = np.sum(
+        np.log(
+            sum(
+                wk * stats.multivariate_normal(m, c).pdf(X)
+                for wk, m, c in zip(
+                    w,
+                    mu,
+                    scale @ np.swapaxes(scale, 1, 2) if kind == "full" else [np.diag(s**2) for s in scale],
+                    strict=True,
+                )
+            )
+        )
+    )
     assert_allclose(ll, expected, rtol=1e-10)
 
     def f(w_, mu_, s_):
@@ -229,7 +245,7 @@ def test_op_result_does_not_depend_on_threads(rng):
     L = np.linalg.cholesky(np.array([np.eye(2), [[1.0, 0.3], [0.3, 2.0]]]))
     one = _likelihood.mixture_loglike_and_grad(X, X.mean(axis=0), w, mu, L, "full", threads=1)
     two = _likelihood.mixture_loglike_and_grad(X, X.mean(axis=0), w, mu, L, "full", threads=2)
-    for a, b in zip(one, two):
+    for a, b in zip(one, two, strict=True):
         assert_array_equal(a, b)
 
 
@@ -253,7 +269,9 @@ def test_logp_matches_scipy_1d(likelihood):
         stats.dirichlet.logpdf(w, [1.0, 1.0])
         + stats.norm.logpdf(mu, loc, scale).sum()
         + stats.halfnorm.logpdf(sd, scale=sds).sum()
-        + np.log(w[0] * stats.norm.pdf(X[:, 0], mu[0], sd[0]) + w[1] * stats.norm.pdf(X[:, 0], mu[1], sd[1])).sum()
+        + np.log(
+            w[0] * stats.norm.pdf(X[:, 0], mu[0], sd[0]) + w[1] * stats.norm.pdf(X[:, 0], mu[1], sd[1])
+        ).sum()
     )
     assert_allclose(logp, expected, rtol=1e-10)
 
@@ -267,7 +285,10 @@ def test_logp_matches_scipy_2d_diag():
     sd = np.array([[1.0, 0.9], [1.1, 1.2], [1.4, 0.7]])
     logp = _compile_logp_nojac(m)(_transformed(m, {"w": w, "mu": mu, "sigma": sd}))
     std = X.std(axis=0)
-    dens = sum(wk * stats.multivariate_normal(mk, np.diag(sk**2)).pdf(X) for wk, mk, sk in zip(w, mu, sd))
+    dens = sum(
+        wk * stats.multivariate_normal(mk, np.diag(sk**2)).pdf(X)
+        for wk, mk, sk in zip(w, mu, sd, strict=True)
+    )
     expected = (
         stats.dirichlet.logpdf(w, [1.0, 2.0, 3.0])
         + stats.norm.logpdf(mu, X.mean(axis=0), 2 * std).sum()
@@ -302,7 +323,7 @@ def test_logp_matches_scipy_2d_full_lkj(likelihood):
         prior += stats.halfnorm.logpdf(s, scale=2 * std).sum()
         prior += stats.beta.logpdf((r + 1) / 2, eta, eta) - np.log(2.0)
         prior += np.log(np.sqrt(1 - r**2) / s[1])
-    dens = sum(wk * stats.multivariate_normal(mk, ck).pdf(X) for wk, mk, ck in zip(w, mu, covs))
+    dens = sum(wk * stats.multivariate_normal(mk, ck).pdf(X) for wk, mk, ck in zip(w, mu, covs, strict=True))
     assert_allclose(logp, prior + np.log(dens).sum(), rtol=1e-10)
 
 
@@ -321,10 +342,14 @@ def test_lkj_log_normaliser(n, eta):
     dist = pm.LKJCholeskyCov.dist(
         eta=eta, n=n, sd_dist=pm.HalfNormal.dist(sigma=np.ones(n), shape=n), compute_corr=False
     )
-    lp_identity = float(pm.logp(dist, np.eye(n)[np.tril_indices(n)]).eval()) - stats.halfnorm.logpdf(np.ones(n)).sum()
+    lp_identity = (
+        float(pm.logp(dist, np.eye(n)[np.tril_indices(n)]).eval()) - stats.halfnorm.logpdf(np.ones(n)).sum()
+    )
     from bayesgmm.bayes.model import lkj_normalisation_correction
 
-    assert_allclose(lp_identity + lkj_normalisation_correction(n, eta), -_lkj_log_normaliser(n, eta), rtol=1e-12)
+    assert_allclose(
+        lp_identity + lkj_normalisation_correction(n, eta), -_lkj_log_normaliser(n, eta), rtol=1e-12
+    )
 
 
 # ----------------------------------------------------------------------------- transform, starts

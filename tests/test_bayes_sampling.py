@@ -189,8 +189,13 @@ def test_fit_takes_a_given_em():
 
 @pytest.mark.slow
 def test_pymc_default_path_agrees_with_the_fast_path():
-    """PyMC's own init and graph (the benchmark's baseline) on the same data and model."""
-    X, _ = heights_subset(500)
+    """PyMC's own init and graph (the benchmark's baseline) on the same data and model.
+
+    2 000 rows: with a few hundred rows of these overlapping heights the posterior has a
+    heavy tail towards a narrow, light component, where NUTS with the fixed Laplace
+    metric produced 0-9 divergences per 2 x 1000 draws (6 seeds, 500 rows); at 2 000
+    rows none in 6 seeds."""
+    X, _ = heights_subset(2000)
     fast = BayesianGaussianMixture(2, draws=1000, tune=500, random_state=3).fit(X)
     slow = BayesianGaussianMixture(
         2, draws=1000, tune=1000, init="jitter+adapt_diag", likelihood="pymc", random_state=3
@@ -198,8 +203,10 @@ def test_pymc_default_path_agrees_with_the_fast_path():
     assert slow.diagnostics_["max_rhat"] <= 1.01
     a, b = fast.parameter_draws(), slow.parameter_draws()
     for name in a:
-        sd = np.hypot(a[name].std() / np.sqrt(fast.diagnostics_["min_ess_bulk"]),
-                      b[name].std() / np.sqrt(slow.diagnostics_["min_ess_bulk"]))
+        sd = np.hypot(
+            a[name].std() / np.sqrt(fast.diagnostics_["min_ess_bulk"]),
+            b[name].std() / np.sqrt(slow.diagnostics_["min_ess_bulk"]),
+        )
         # means agree within 4 Monte Carlo standard errors of their difference
         assert abs(a[name].mean() - b[name].mean()) < 4 * sd, name
 

@@ -113,7 +113,9 @@ def test_plots_return_axes_and_draw_em_lines(fitted):
 
 @pytest.mark.slow
 def test_2d_full_table_has_covariance_rows():
-    X, _ = make_mixture(300, [0.5, 0.5], [[-3, 0], [3, 1]], [np.eye(2), [[1.0, 0.5], [0.5, 1.0]]], random_state=4)
+    X, _ = make_mixture(
+        300, [0.5, 0.5], [[-3, 0], [3, 1]], [np.eye(2), [[1.0, 0.5], [0.5, 1.0]]], random_state=4
+    )
     bayes = BayesianGaussianMixture(2, draws=1000, tune=300, random_state=0).fit(X)
     table = compare_em_posterior(bayes.em_, bayes)
     assert list(table.parameter[-2:]) == ["cov[0,0,1]", "cov[1,0,1]"]
@@ -128,9 +130,9 @@ def test_full_heights_article_estimate_is_off_converged_em_is_not():
     X, _ = load_heights()
     article = GaussianMixture(2, random_state=0, tol=1e-3, accelerate=False).fit(X)
     em = GaussianMixture(2, tol=1e-8, max_iter=10000, n_init=3, random_state=0).fit(X)
-    bayes = BayesianGaussianMixture(
-        2, draws=1000, tune=200, random_state=0, store_log_likelihood=False
-    ).fit(X, em=em)
+    bayes = BayesianGaussianMixture(2, draws=1000, tune=200, random_state=0, store_log_likelihood=False).fit(
+        X, em=em
+    )
     assert bayes.diagnostics_["max_rhat"] <= 1.01
     assert bayes.diagnostics_["divergences"] == 0
     assert bayes.diagnostics_["min_ess_bulk"] >= 1000

@@ -207,7 +207,9 @@ class MixtureLogLike(Op):
         g_out = output_grads[0]
         for og in output_grads[1:]:
             if not isinstance(og.type, DisconnectedType):
-                return [grad_not_implemented(self, i, inp, "second derivatives") for i, inp in enumerate(inputs)]
+                return [
+                    grad_not_implemented(self, i, inp, "second derivatives") for i, inp in enumerate(inputs)
+                ]
         if isinstance(g_out.type, DisconnectedType):
             return [inp.zeros_like() for inp in inputs]
         _, g_w, g_mu, g_s = self(*inputs)

@@ -132,7 +132,11 @@ class Priors:
         def vec(value, default, name, size):
             if value is None:
                 return np.asarray(default, dtype=float)
-            arr = np.broadcast_to(np.asarray(value, dtype=float), (size,)) if np.ndim(value) == 0 else np.asarray(value, dtype=float)
+            arr = (
+                np.broadcast_to(np.asarray(value, dtype=float), (size,))
+                if np.ndim(value) == 0
+                else np.asarray(value, dtype=float)
+            )
             if arr.shape != (size,):
                 raise ValueError(
                     f"The '{name}' prior parameter must be a scalar or have length {size}. "

@@ -205,6 +205,16 @@ class BayesianGaussianMixture:
     em_n_init : int, default=3
         EM initialisations when :meth:`fit` fits the reference itself.
 
+    Notes
+    -----
+    The Laplace metric is exact in the large-n limit. With a few hundred points and
+    overlapping components the posterior has heavy tails (towards a light, narrow
+    component) that a fixed metric can meet with a few divergent transitions -- flagged
+    by a :class:`SamplingWarning`. Measured on 500 height rows, 6 seeds, 2 x 1000
+    draws: 0-9 divergences per run at ``target_accept=0.9`` (PyMC's default sampler:
+    none, but bulk ESS 230-370 and R-hat up to 1.02), 1 in all six runs at
+    ``target_accept=0.95``; none at 2 000 rows. Raise ``target_accept`` for small data.
+
     Attributes
     ----------
     idata_ : arviz.InferenceData
@@ -288,7 +298,9 @@ class BayesianGaussianMixture:
         check_option(self.init, "init", INITS)
         check_option(self.likelihood, "likelihood", LIKELIHOODS)
         if self.priors is not None and not isinstance(self.priors, Priors):
-            raise TypeError(f"The 'priors' parameter must be a Priors instance. Got {type(self.priors).__name__}.")
+            raise TypeError(
+                f"The 'priors' parameter must be a Priors instance. Got {type(self.priors).__name__}."
+            )
         if self.sampler in ("nutpie", "numpyro"):
             if self.likelihood != "pymc":
                 raise ValueError(
@@ -328,7 +340,9 @@ class BayesianGaussianMixture:
         import arviz as az
         import pymc as pm
 
-        X = check_X(X, min_samples=max(int(self.n_components), 1) if isinstance(self.n_components, int) else 1)
+        X = check_X(
+            X, min_samples=max(int(self.n_components), 1) if isinstance(self.n_components, int) else 1
+        )
         n, d = X.shape
         self._check_parameters(d)
         k = self.n_components
@@ -423,9 +437,7 @@ class BayesianGaussianMixture:
             ll = np.empty(self._w.shape[:2] + (n,))
             for c, j, W in self._iter_natural_parameters():
                 ll[c, j] = _kernels.log_prob_resp(X, W, self._shift, self._ct)[0]
-            ds = az.convert_to_dataset(
-                {"x": ll}, coords={"obs_id": np.arange(n)}, dims={"x": ["obs_id"]}
-            )
+            ds = az.convert_to_dataset({"x": ll}, coords={"obs_id": np.arange(n)}, dims={"x": ["obs_id"]})
             idata.add_groups(log_likelihood=ds)
         timings["log_likelihood"] = time.perf_counter() - t0
         self.idata_ = idata
@@ -477,8 +489,12 @@ class BayesianGaussianMixture:
             pcs = 1.0 / self._sd
         for c in range(C):
             for j in range(D):
-                yield c, j, _kernels.natural_parameters(
-                    self._w[c, j], self._mu[c, j], pcs[c, j], self._ct, self._shift
+                yield (
+                    c,
+                    j,
+                    _kernels.natural_parameters(
+                        self._w[c, j], self._mu[c, j], pcs[c, j], self._ct, self._shift
+                    ),
                 )
 
     # ----------------------------------------------------------------- diagnostics
@@ -535,9 +551,7 @@ class BayesianGaussianMixture:
     # ----------------------------------------------------------------- named draws
     def _check_fitted(self) -> None:
         if getattr(self, "idata_", None) is None:
-            raise NotFittedError(
-                "This BayesianGaussianMixture instance is not fitted yet. Call 'fit' first."
-            )
+            raise NotFittedError("This BayesianGaussianMixture instance is not fitted yet. Call 'fit' first.")
 
     def _names(self) -> list[tuple[str, tuple]]:
         k, d = self.n_components, self.n_features_in_
@@ -645,5 +659,8 @@ class BayesianGaussianMixture:
         from scipy.special import logsumexp
 
         X = self._check_predict_X(X)
-        lls = [_kernels.log_prob_resp(X, W, self._shift, self._ct)[0] for _, _, W in self._iter_natural_parameters()]
+        lls = [
+            _kernels.log_prob_resp(X, W, self._shift, self._ct)[0]
+            for _, _, W in self._iter_natural_parameters()
+        ]
         return logsumexp(np.stack(lls), axis=0) - np.log(len(lls))
