@@ -1,6 +1,6 @@
 """bayesgmm: Gaussian mixtures by exact EM and by MCMC, side by side.
 
-``import bayesgmm`` needs only numpy and scipy. The Bayesian names (PyMC, ArviZ) and the
+``import bayesgmm`` needs only numpy, scipy and scikit-learn. The Bayesian names (PyMC, ArviZ) and the
 plots (matplotlib) are imported on first use.
 """
 
@@ -11,8 +11,15 @@ from typing import Any
 
 from .covariance import n_parameters
 from .datasets import load_heights, make_mixture
-from .em import GaussianMixture, e_step, m_step
-from .exceptions import ConvergenceWarning, NotFittedError, SamplingWarning
+from .em import converged_em, e_step, m_step
+from .exceptions import (
+    ConvergenceWarning,
+    DegenerateFitWarning,
+    NotFittedError,
+    SamplingWarning,
+    ScaleWarning,
+)
+from .gaussian_mixture import GaussianMixture
 from .params import GMMParams
 
 __version__ = "0.1.0"
@@ -34,10 +41,13 @@ _LAZY = {
 
 __all__ = [
     "ConvergenceWarning",
+    "DegenerateFitWarning",
     "GMMParams",
     "GaussianMixture",
     "NotFittedError",
     "SamplingWarning",
+    "ScaleWarning",
+    "converged_em",
     "e_step",
     "load_heights",
     "m_step",

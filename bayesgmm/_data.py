@@ -23,12 +23,13 @@ def kmeans_chunk(Xc: np.ndarray, centers: np.ndarray, backend: str = "numpy"):
     return _kernels.lloyd_statistics(Xc, centers, backend=backend)
 
 
-def hard_phi_chunk(Xc, centers, shift, covariance_type):
-    """Feature sums of one chunk with one-hot responsibilities of the nearest centre."""
+def hard_phi_chunk(Xc, centers, shift, covariance_type, weights=None):
+    """Feature sums of one chunk with one-hot responsibilities of the nearest centre
+    (times the row weights, if any)."""
     lab, _ = _kernels.nearest_centre(Xc, centers)
     phi = _kernels.features(Xc, shift, covariance_type)
     R = np.zeros((len(lab), centers.shape[0]))
-    R[np.arange(len(lab)), lab] = 1.0
+    R[np.arange(len(lab)), lab] = 1.0 if weights is None else np.asarray(weights, dtype=np.float64)
     return (phi.T @ R,)
 
 
@@ -68,12 +69,15 @@ def _add(a, b):
 
 
 class InMemoryData:
-    """An ndarray (or np.memmap), visited in chunks of rows."""
+    """An ndarray (or np.memmap), visited in chunks of rows, with optional row weights."""
 
-    def __init__(self, X: np.ndarray, backend: str = "auto") -> None:
+    def __init__(self, X: np.ndarray, backend: Any = "auto", sample_weight: np.ndarray | None = None) -> None:
         self.X = X
         self.n, self.d = X.shape
-        self.backend = backend
+        self.engine = _kernels.get_engine(backend) if isinstance(backend, str) else backend
+        self.backend = self.engine.name
+        self.sample_weight = sample_weight
+        self.total_weight = float(self.n if sample_weight is None else np.sum(sample_weight))
         n, s, _ = self.map_reduce(moments_chunk)
         self.shift = s / n
 
@@ -85,27 +89,20 @@ class InMemoryData:
         return out
 
     def stats(self, W: np.ndarray, covariance_type: str):
-        return _kernels.sufficient_statistics(self.X, W, self.shift, covariance_type, backend=self.backend)
+        return self.engine.sufficient_statistics(
+            self.X, W, self.shift, covariance_type, sample_weight=self.sample_weight
+        )
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.X[np.sort(idx)])
-
-    def random_resp_stats(self, k, rng, covariance_type):
-        seed = int(rng.integers(0, 2**63 - 1))
-        out = None
-        for lo in range(0, self.n, CHUNK_ROWS):
-            Xc = np.asarray(self.X[lo : lo + CHUNK_ROWS])
-            R = random_resp(lo, lo + Xc.shape[0], k, seed)
-            r = resp_phi_chunk(Xc, R, self.shift, covariance_type)
-            out = r if out is None else _add(out, r)
-        return out
 
 
 class DaskData:
     """A Dask array: every statistic is a map over blocks and a sum (map-reduce)."""
 
-    def __init__(self, X, backend: str = "auto") -> None:
+    def __init__(self, X, backend: Any = "auto", sample_weight: Any = None) -> None:
         import dask
+        import dask.array as da
 
         self._dask = dask
         if len(X.chunks[1]) != 1:
@@ -114,7 +111,16 @@ class DaskData:
         self.n, self.d = (int(s) for s in X.shape)
         self.blocks = list(X.to_delayed().ravel())
         self.offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]])
-        self.backend = backend
+        engine = _kernels.get_engine(backend) if isinstance(backend, str) else backend
+        self.backend = engine.name
+        self.sample_weight = sample_weight
+        if sample_weight is None:
+            self.weight_blocks = [None] * len(self.blocks)
+            self.total_weight = float(self.n)
+        else:
+            sw = da.asarray(sample_weight).rechunk((X.chunks[0],))
+            self.weight_blocks = list(sw.to_delayed().ravel())
+            self.total_weight = float(sw.sum().compute())
         n, s, ss = self.map_reduce(moments_chunk)
         if not (np.all(np.isfinite(s)) and np.all(np.isfinite(ss))):
             raise ValueError(
@@ -131,8 +137,17 @@ class DaskData:
         return out
 
     def stats(self, W: np.ndarray, covariance_type: str):
-        ll, S = self.map_reduce(_block_stats, W, self.shift, covariance_type, self.backend)
-        return ll, S
+        delayed = self._dask.delayed
+        parts = self._dask.compute(
+            *[
+                delayed(_block_stats)(b, W, self.shift, covariance_type, self.backend, wb)
+                for b, wb in zip(self.blocks, self.weight_blocks, strict=True)
+            ]
+        )
+        out = parts[0]
+        for r in parts[1:]:
+            out = _add(out, r)
+        return out
 
     def rows(self, idx: np.ndarray) -> np.ndarray:
         return np.asarray(self.X[np.sort(idx)].compute())
@@ -142,8 +157,8 @@ class DaskData:
         delayed = self._dask.delayed
         parts = self._dask.compute(
             *[
-                delayed(_random_block)(b, k, seed, int(lo), self.shift, covariance_type)
-                for b, lo in zip(self.blocks, self.offsets, strict=True)
+                delayed(_random_block)(b, k, seed, int(lo), self.shift, covariance_type, wb)
+                for b, lo, wb in zip(self.blocks, self.offsets, self.weight_blocks, strict=True)
             ]
         )
         out = parts[0]
@@ -152,15 +167,22 @@ class DaskData:
         return out
 
 
-def _block_stats(Xb, W, shift, covariance_type, backend):
+def _block_stats(Xb, W, shift, covariance_type, backend, weights=None):
     Xb = np.ascontiguousarray(Xb, dtype=np.float64)
     # one thread per block: Dask runs the blocks in parallel already
-    return _kernels.sufficient_statistics(Xb, W, shift, covariance_type, backend=backend, threads=1)
+    return _kernels.sufficient_statistics(
+        Xb, W, shift, covariance_type, backend=backend, threads=1, sample_weight=weights
+    )
 
 
-def _random_block(Xb, k, seed, lo, shift, covariance_type):
-    return resp_phi_chunk(Xb, random_resp(lo, lo + Xb.shape[0], k, seed), shift, covariance_type)
+def _random_block(Xb, k, seed, lo, shift, covariance_type, weights=None):
+    R = random_resp(lo, lo + Xb.shape[0], k, seed)
+    if weights is not None:
+        R *= np.asarray(weights, dtype=np.float64)[:, None]
+    return resp_phi_chunk(Xb, R, shift, covariance_type)
 
 
-def as_data(X, backend: str = "auto"):
-    return DaskData(X, backend) if is_dask_array(X) else InMemoryData(X, backend)
+def as_data(X, backend: Any = "auto", sample_weight: Any = None):
+    """The data source for X (in memory or Dask), with optional row weights."""
+    cls = DaskData if is_dask_array(X) else InMemoryData
+    return cls(X, backend, sample_weight)

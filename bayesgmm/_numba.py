@@ -69,8 +69,11 @@ def dot(a, b):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True, fastmath={"contract"})
-def stats_blocks(X, shift, W, fullq, block, b0, b1, lls, acc):  # pragma: no cover - compiled
+def stats_blocks(X, shift, W, fullq, sw, block, b0, b1, lls, acc):  # pragma: no cover - compiled
     """Blocks b0..b1-1 of rows: lls[b] = sum log p(x_i), acc[b] = (K, F) sums gamma phi.
+
+    ``sw`` holds one weight per row, or is empty for unit weights: row i then counts
+    sw[i] times in every sum (the log-likelihood and the responsibility-weighted sums).
 
     Rows go through in tiles of TILE_ROWS, feature-major, so every inner loop runs over
     rows and vectorises. Sums over rows are per tile (a vectorised dot product, or
@@ -87,6 +90,7 @@ def stats_blocks(X, shift, W, fullq, block, b0, b1, lls, acc):  # pragma: no cov
     block_S = np.empty((K, F))
     mx_lane = np.empty(N_LANES)
     prod = np.empty(N_LANES)
+    weighted = sw.shape[0] > 0
     for b in range(b0, b1):
         lo = b * block
         hi = min(n, lo + block)
@@ -149,16 +153,22 @@ def stats_blocks(X, shift, W, fullq, block, b0, b1, lls, acc):  # pragma: no cov
                 tot[i] = 1.0
             # sum_i log p(x_i) = sum_i mx_i + log prod_i tot_i (1 <= tot_i <= K, so a
             # product of TILE_ROWS / N_LANES of them cannot overflow for K < 2^31)
-            prod[:] = 1.0
-            for i0 in range(0, TILE_ROWS, N_LANES):
+            if weighted:  # sum_i w_i (mx_i + log tot_i): no product trick
+                for i in range(m):
+                    wi = sw[t0 + i]
+                    mx_lane[i % N_LANES] += wi * (mx[i] + math.log(tot[i]))
+                    tot[i] = wi / tot[i]
+            else:
+                prod[:] = 1.0
+                for i0 in range(0, TILE_ROWS, N_LANES):
+                    for j in range(N_LANES):
+                        mx_lane[j] += mx[i0 + j]
+                        prod[j] *= tot[i0 + j]
                 for j in range(N_LANES):
-                    mx_lane[j] += mx[i0 + j]
-                    prod[j] *= tot[i0 + j]
-            for j in range(N_LANES):
-                log_sum += math.log(prod[j])
-            # responsibilities gamma_ik, then S[k] += sum_i gamma_ik phi_i
-            for i in range(m):
-                tot[i] = 1.0 / tot[i]
+                    log_sum += math.log(prod[j])
+                for i in range(m):
+                    tot[i] = 1.0 / tot[i]
+            # responsibilities gamma_ik (times the row weight), then S[k] += sum_i gamma_ik phi_i
             for i in range(m, TILE_ROWS):
                 tot[i] = 0.0
             for k in range(K):

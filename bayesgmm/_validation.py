@@ -1,4 +1,6 @@
-"""Input checks shared by every entry point: one 1-D -> 2-D promotion, one message style."""
+"""Input checks that scikit-learn's ``validate_data`` does not cover: the bayesgmm-native
+entry points (Dask arrays, the Bayesian classes, the CLI), and the user-given starting
+parameters of ``GaussianMixture`` (with scikit-learn's messages)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ from typing import Any
 import numpy as np
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
-INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def is_dask_array(X: Any) -> bool:
@@ -106,3 +107,52 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     raise ValueError(
         f"random_state must be None, an int or a numpy Generator. Got {type(random_state).__name__}."
     )
+
+
+def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
+    if param.shape != shape:
+        raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")
+
+
+def _as_float_array(value: Any, name: str) -> np.ndarray:
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"The parameter '{name}' must be numeric. Got dtype {arr.dtype} instead.")
+    arr = arr.astype(np.float64)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"The parameter '{name}' must contain only finite values. Got NaN or infinity.")
+    return arr
+
+
+def check_init_parameters(est: Any, n_features: int):
+    """(weights_init, means_init, precisions_init) of ``est``, checked as scikit-learn does
+    (same messages); each None when not given."""
+    k, d, ct = est.n_components, n_features, est.covariance_type
+    w = m = p = None
+    if est.weights_init is not None:
+        w = _as_float_array(est.weights_init, "weights")
+        _check_shape(w, (k,), "weights")
+        if np.any(w < 0.0) or np.any(w > 1.0):
+            raise ValueError(
+                "The parameter 'weights' should be in the range [0, 1], but got max value "
+                f"{w.min():.5f}, min value {w.max():.5f}"
+            )
+        atol = 1e-6 if np.asarray(est.weights_init).dtype == np.float32 else 1e-8
+        if not np.allclose(abs(1.0 - w.sum()), 0.0, atol=atol):
+            raise ValueError(
+                f"The parameter 'weights' should be normalized, but got sum(weights) = {w.sum():.5f}"
+            )
+    if est.means_init is not None:
+        m = _as_float_array(est.means_init, "means")
+        _check_shape(m, (k, d), "means")
+    if est.precisions_init is not None:
+        p = _as_float_array(est.precisions_init, f"{ct} precision")
+        shape = {"full": (k, d, d), "tied": (d, d), "diag": (k, d), "spherical": (k,)}[ct]
+        _check_shape(p, shape, f"{ct} precision")
+        if ct in ("full", "tied"):
+            for mat in p.reshape(-1, d, d):
+                if not (np.allclose(mat, mat.T) and np.all(np.linalg.eigvalsh(mat) > 0.0)):
+                    raise ValueError(f"'{ct} precision' should be symmetric, positive-definite")
+        elif np.any(p <= 0.0):
+            raise ValueError(f"'{ct} precision' should be positive")
+    return w, m, p

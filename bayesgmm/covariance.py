@@ -33,7 +33,7 @@ __all__ = [
 COLLAPSE_ADVICE = (
     "Fitting the mixture model failed because some components have ill-defined "
     "empirical covariance (for instance caused by singleton or collapsed samples). "
-    "Increase reg_covar, scale the data, or decrease the number of components."
+    "Try to decrease the number of components, increase reg_covar, or scale the input data."
 )
 
 

@@ -1,22 +1,34 @@
-"""Starting parameters for EM: k-means, k-means++, random responsibilities, random points.
+"""Starting parameters for EM: scikit-learn's four schemes, plus the hierarchical start.
 
 As in scikit-learn, each scheme yields responsibilities (one-hot k-means labels, random
 soft labels, or single data points) and the starting parameters are one M-step on them
-(with ``reg_covar``). Every pass is a sum of per-chunk statistics, so the same code runs
-on in-memory arrays and on Dask arrays, and nothing of size n x K is ever held.
+(with ``reg_covar``). For in-memory data the responsibilities are exactly scikit-learn's:
+its ``KMeans(n_clusters, n_init=1, random_state)``, its ``kmeans_plusplus``, and the same
+draws from the same ``RandomState``, so that the same arguments give scikit-learn's fit.
+
+Dask arrays get bayesgmm's own out-of-core versions (every pass a sum over blocks, nothing
+of size n x K held): Lloyd's k-means from a k-means++ seeding on a subsample, random soft
+labels seeded per segment of rows, and k-means++ on a subsample. With row weights, the
+Dask k-means places its centres without them; the M-step on its labels uses them.
+
+``init_params="hierarchical"`` starts from the labels of model-based agglomerative
+hierarchical clustering (:mod:`bayesgmm.hierarchical`), as mclust does.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from . import _kernels
-from ._data import hard_phi_chunk, kmeans_chunk
-from .covariance import covariances_as_full
+from ._data import hard_phi_chunk
+from .em import m_step_from_stats
 
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 KMEANSPP_SUBSAMPLE = 20000
 
 
+# --------------------------------------------------------------------------- Dask's own k-means
 def kmeans_plusplus(X: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii), with 2 + log(K) local trials."""
     n = X.shape[0]
@@ -45,13 +57,15 @@ def kmeans(data, n_clusters: int, rng: np.random.Generator, *, max_iter: int = 3
     The seeding uses at most 20 000 random rows; the Lloyd iterations use all of them.
     ``tol`` is relative to the mean per-feature variance, as in scikit-learn.
     """
+    from ._data import kmeans_chunk
+
     m = min(data.n, KMEANSPP_SUBSAMPLE)
     idx = rng.choice(data.n, size=m, replace=False) if m < data.n else np.arange(data.n)
     sub = data.rows(idx)
     centers = kmeans_plusplus(sub, n_clusters, rng)
     var = sub.var(axis=0).mean()
     for _ in range(max_iter):
-        sums, counts, _ = data.map_reduce(kmeans_chunk, centers, getattr(data, "backend", "numpy"))
+        sums, counts, _ = data.map_reduce(kmeans_chunk, centers, data.backend)
         new = centers.copy()
         nz = counts > 0
         new[nz] = sums[nz] / counts[nz, None]
@@ -62,63 +76,114 @@ def kmeans(data, n_clusters: int, rng: np.random.Generator, *, max_iter: int = 3
     return centers
 
 
-def params_from_stats(S, d, covariance_type, shift, reg_covar, n_total=None):
-    """The M-step on sufficient statistics: (weights, means, covariances).
-
-    Mirrors scikit-learn's ``_estimate_gaussian_parameters`` (``N_k`` gets ``10 eps``),
-    written on sums over the (shifted) data so it can be computed chunk by chunk:
-
-        N_k = sum_i gamma_ik,   mu_k = sum_i gamma_ik x_i / N_k,
-        Sigma_k = sum_i gamma_ik (x_i - mu_k)(x_i - mu_k)^T / N_k + reg_covar I,
-        pi_k = N_k / n.
-    """
-    N, S1, S2 = _kernels.moments(S, d, covariance_type)
-    nk = N + 10 * np.finfo(float).eps
-    m = S1 / nk[:, None]
-    if covariance_type in ("full", "tied"):
-        C = (
-            S2
-            - np.einsum("ki,kj->kij", m, S1)
-            - np.einsum("ki,kj->kij", S1, m)
-            + N[:, None, None] * np.einsum("ki,kj->kij", m, m)
-        )
-        if covariance_type == "full":
-            cov = C / nk[:, None, None]
-            cov[:, np.arange(d), np.arange(d)] += reg_covar
-        else:
-            cov = C.sum(axis=0) / nk.sum()
-            cov[np.arange(d), np.arange(d)] += reg_covar
+# --------------------------------------------------------------------------- responsibilities
+def _one_hot(n: int, k: int, labels=None, rows=None, dtype=np.float64) -> np.ndarray:
+    R = np.zeros((n, k), dtype=dtype)
+    if labels is not None:
+        R[np.arange(n), labels] = 1.0
     else:
-        cov = (S2 - 2.0 * m * S1 + N[:, None] * m * m) / nk[:, None] + reg_covar
-        if covariance_type == "spherical":
-            cov = cov.mean(axis=1)
-    weights = nk / nk.sum()
-    return weights, m + shift, cov
+        R[rows, np.arange(k)] = 1.0
+    return R
 
 
-def initial_parameters(data, n_components, covariance_type, init_params, reg_covar, rng):
-    """(weights, means, covariances) from one of scikit-learn's four schemes."""
+def sklearn_responsibilities(
+    X: np.ndarray, n_components: int, init_params: str, random_state, sample_weight=None
+):
+    """scikit-learn's starting responsibilities (n, K) for in-memory X, draw for draw.
+
+    ``random_state`` is a ``numpy.random.RandomState`` (consumed as scikit-learn does, so
+    successive initialisations of ``n_init`` see the same draws).
+    """
+    from sklearn.cluster import KMeans, kmeans_plusplus
+
+    n = X.shape[0]
+    k = n_components
+    if init_params == "kmeans":
+        km = KMeans(n_clusters=k, n_init=1, random_state=random_state)
+        return _one_hot(n, k, labels=km.fit(X, sample_weight=sample_weight).labels_, dtype=X.dtype)
+    if init_params == "random":
+        R = random_state.uniform(size=(n, k)).astype(X.dtype, copy=False)
+        return R / R.sum(axis=1)[:, None]
+    if init_params == "random_from_data":
+        return _one_hot(n, k, rows=random_state.choice(n, size=k, replace=False), dtype=X.dtype)
+    if init_params == "k-means++":
+        _, idx = kmeans_plusplus(X, k, random_state=random_state, sample_weight=sample_weight)
+        return _one_hot(n, k, rows=idx, dtype=X.dtype)
+    if init_params == "hierarchical":
+        from .hierarchical import hierarchical_labels
+
+        return _one_hot(n, k, labels=hierarchical_labels(X, k), dtype=X.dtype)
+    raise ValueError(f"The 'init_params' parameter must be one of {list(INIT_PARAMS)}. Got {init_params!r}.")
+
+
+def _resp_stats(data, R: np.ndarray, covariance_type: str) -> np.ndarray:
+    """S = sum_i w_i R_ik phi(x_i) over an in-memory data source."""
+    from ._kernels import features
+
+    S = None
+    sw = data.sample_weight
+    for lo in range(0, data.n, 65536):
+        Rc = np.asarray(R[lo : lo + 65536], dtype=np.float64)
+        if sw is not None:
+            Rc = Rc * np.asarray(sw[lo : lo + 65536], dtype=np.float64)[:, None]
+        part = features(np.asarray(data.X[lo : lo + 65536]), data.shift, covariance_type).T @ Rc
+        S = part if S is None else S + part
+    return S
+
+
+def initial_parameters(
+    data,
+    n_components: int,
+    covariance_type: str,
+    init_params: str,
+    reg_covar: float,
+    random_state: np.random.RandomState,
+    X_input: Any = None,
+):
+    """(weights, means, covariances): one M-step on the starting responsibilities.
+
+    ``X_input`` is the in-memory data as the user passed it (float32 stays float32, so
+    scikit-learn's k-means sees the same numbers); ``None`` for Dask data.
+    """
     d = data.d
+    if X_input is not None:
+        R = sklearn_responsibilities(X_input, n_components, init_params, random_state, data.sample_weight)
+        S = _resp_stats(data, R, covariance_type)
+        return m_step_from_stats(S, d, covariance_type, data.shift, reg_covar, n_total=data.total_weight)
+    rng = np.random.default_rng(random_state.randint(0, 2**31 - 1))
+    if init_params == "hierarchical":
+        raise ValueError("init_params='hierarchical' needs in-memory data; use 'kmeans' for Dask arrays.")
     if init_params == "kmeans":
         centers = kmeans(data, n_components, rng)
-        (S,) = data.map_reduce(hard_phi_chunk, centers, data.shift, covariance_type)
-        return params_from_stats(S, d, covariance_type, data.shift, reg_covar)
-    if init_params == "random":
+        S = _dask_hard_stats(data, centers, covariance_type)
+    elif init_params == "random":
         (S,) = data.random_resp_stats(n_components, rng, covariance_type)
-        return params_from_stats(S, d, covariance_type, data.shift, reg_covar)
-    if init_params == "k-means++":
-        m = min(data.n, KMEANSPP_SUBSAMPLE)
-        idx = rng.choice(data.n, size=m, replace=False) if m < data.n else np.arange(data.n)
-        means = kmeans_plusplus(data.rows(idx), n_components, rng)
-    else:  # random_from_data
-        means = data.rows(rng.choice(data.n, size=n_components, replace=False))
-        means = means[rng.permutation(n_components)]
-    weights = np.full(n_components, 1.0 / n_components)
-    eye = np.full((n_components, d), reg_covar)
-    cov = {
-        "full": covariances_as_full(eye, "diag", n_components, d),
-        "tied": np.eye(d) * reg_covar,
-        "diag": eye,
-        "spherical": np.full(n_components, reg_covar),
-    }[covariance_type]
-    return weights, means, cov
+    else:
+        if init_params == "k-means++":
+            m = min(data.n, KMEANSPP_SUBSAMPLE)
+            idx = rng.choice(data.n, size=m, replace=False) if m < data.n else np.arange(data.n)
+            means = kmeans_plusplus(data.rows(idx), n_components, rng)
+        else:  # random_from_data
+            means = data.rows(rng.choice(data.n, size=n_components, replace=False))
+            means = means[rng.permutation(n_components)]
+        weights = np.full(n_components, 1.0 / data.total_weight)
+        cov = {
+            "full": np.broadcast_to(np.eye(d) * reg_covar, (n_components, d, d)).copy(),
+            "tied": np.eye(d) * reg_covar,
+            "diag": np.full((n_components, d), reg_covar),
+            "spherical": np.full(n_components, reg_covar),
+        }[covariance_type]
+        return weights, means, cov
+    return m_step_from_stats(S, d, covariance_type, data.shift, reg_covar, n_total=data.total_weight)
+
+
+def _dask_hard_stats(data, centers, covariance_type):
+    """Weighted sums of phi with one-hot labels of the nearest centre, block by block."""
+    delayed = data._dask.delayed
+    parts = data._dask.compute(
+        *[
+            delayed(hard_phi_chunk)(b, centers, data.shift, covariance_type, wb)
+            for b, wb in zip(data.blocks, data.weight_blocks, strict=True)
+        ]
+    )
+    return sum(p[0] for p in parts)

@@ -83,9 +83,7 @@ class GMMParams:
 
     def covariances_full(self) -> np.ndarray:
         """Covariances as (K, d, d) matrices whatever the covariance type."""
-        return covariances_as_full(
-            self.covariances, self.covariance_type, self.n_components, self.n_features
-        )
+        return covariances_as_full(self.covariances, self.covariance_type, self.n_components, self.n_features)
 
     def permuted(self, order) -> GMMParams:
         """The same mixture with components reordered (``order[i]`` becomes component i)."""
