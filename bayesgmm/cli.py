@@ -551,6 +551,7 @@ def _cmd_em(args) -> dict[str, Any]:
                 max_iter=args.max_iter,
                 n_init=args.n_init,
                 random_state=args.seed,
+                accelerate=True,
             ).fit(X)
         else:
             em, table = select(
@@ -580,9 +581,9 @@ def _cmd_em(args) -> dict[str, Any]:
 def _fit_em_for_bayes(X, k, ct, args):
     from .em import GaussianMixture
 
-    return GaussianMixture(
-        k, covariance_type=ct, tol=1e-8, max_iter=10000, n_init=args.n_init, random_state=args.seed
-    ).fit(X)
+    from .em import converged_em
+
+    return converged_em(X, k, ct, n_init=args.n_init, random_state=args.seed)
 
 
 def _cmd_mcmc(args) -> dict[str, Any]:

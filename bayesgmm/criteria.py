@@ -176,6 +176,7 @@ def select(
                 reg_covar=reg_covar,
                 init_params=init_params,
                 random_state=random_state,
+                accelerate=True,
             )
             try:
                 gm.fit(X)

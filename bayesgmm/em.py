@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 _SLACK = 1e-8
-CONVERGED_TOL = 1e-12
+CONVERGED_TOL = 1e-13
 
 
 # --------------------------------------------------------------------------- the textbook
@@ -378,6 +378,7 @@ def converged_em(
     precisions_init: Any = None,
     n_init: int = 1,
     max_iter: int = 10000,
+    tol: float = CONVERGED_TOL,
 ):
     """EM run to its fixed point: the reference fit of every bayesgmm-native entry point.
 
@@ -394,7 +395,7 @@ def converged_em(
     gm = GaussianMixture(
         n_components,
         covariance_type=covariance_type,
-        tol=CONVERGED_TOL,
+        tol=tol,
         reg_covar=reg_covar,
         max_iter=max_iter,
         n_init=n_init,

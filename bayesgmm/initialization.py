@@ -20,6 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from sklearn.cluster import KMeans, kmeans_plusplus as sk_kmeans_plusplus
 
 from ._data import hard_phi_chunk
 from .em import m_step_from_stats
@@ -94,8 +95,6 @@ def sklearn_responsibilities(
     ``random_state`` is a ``numpy.random.RandomState`` (consumed as scikit-learn does, so
     successive initialisations of ``n_init`` see the same draws).
     """
-    from sklearn.cluster import KMeans, kmeans_plusplus
-
     n = X.shape[0]
     k = n_components
     if init_params == "kmeans":
@@ -107,7 +106,7 @@ def sklearn_responsibilities(
     if init_params == "random_from_data":
         return _one_hot(n, k, rows=random_state.choice(n, size=k, replace=False), dtype=X.dtype)
     if init_params == "k-means++":
-        _, idx = kmeans_plusplus(X, k, random_state=random_state, sample_weight=sample_weight)
+        _, idx = sk_kmeans_plusplus(X, k, random_state=random_state, sample_weight=sample_weight)
         return _one_hot(n, k, rows=idx, dtype=X.dtype)
     if init_params == "hierarchical":
         from .hierarchical import hierarchical_labels

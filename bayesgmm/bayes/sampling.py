@@ -38,7 +38,8 @@ import numpy as np
 
 from .. import _kernels
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
-from ..em import GaussianMixture
+from ..em import converged_em
+from ..gaussian_mixture import GaussianMixture
 from ..exceptions import NotFittedError, SamplingWarning
 from ..params import GMMParams
 from ._likelihood import precision_cholesky_from_chol
@@ -334,8 +335,7 @@ class BayesianGaussianMixture:
         X : array-like of shape (n_samples, n_features)
         em : GaussianMixture, optional
             A fitted, converged EM solution to start from and align labels to. Default:
-            ``GaussianMixture(n_components, covariance_type, tol=1e-8, max_iter=10000,
-            n_init=em_n_init, random_state)`` fitted on ``X``.
+            :func:`bayesgmm.em.converged_em` (n_init=em_n_init) fitted on ``X``.
         """
         import arviz as az
         import pymc as pm
@@ -353,14 +353,13 @@ class BayesianGaussianMixture:
 
         t0 = time.perf_counter()
         if em is None:
-            em = GaussianMixture(
+            em = converged_em(
+                X,
                 k,
-                covariance_type=self.covariance_type,
-                tol=1e-8,
-                max_iter=10000,
+                self.covariance_type,
                 n_init=self.em_n_init,
                 random_state=int(rng.integers(2**31 - 1)),
-            ).fit(X)
+            )
         else:
             em = self._check_em(em, X)
         self.em_ = em
