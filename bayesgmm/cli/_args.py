@@ -1,0 +1,189 @@
+"""Parsing the command line: the parser, ``--k`` and the covariance-type options."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+
+from .._validation import COVARIANCE_TYPES
+
+PROG = "bayesgmm"
+BAYES_EXTRA = 'pip install "bayesgmm[bayes]"'
+
+
+class UsageError(Exception):
+    """A problem with the arguments, the input file or the output folder (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # raise instead of exiting, so main() can return 2
+        raise UsageError(f"{message}\n{self.format_usage().strip()}")
+
+
+def parse_k(text: str) -> list[int]:
+    """``"3"`` -> [3]; ``"1..4"`` -> [1, 2, 3, 4]; ``"1,3,5"`` -> [1, 3, 5].
+
+    The text is parsed here; the values are checked by :func:`bayesgmm.criteria.check_ks`,
+    the same rule as the library's ``ks`` arguments.
+    """
+    from ..criteria import check_ks
+
+    s = str(text).strip()
+    try:
+        if ".." in s:
+            lo, hi = (int(p) for p in s.split("..", 1))
+            if lo > hi:
+                raise UsageError(f"--k range {s!r} is empty: write it low..high, e.g. 1..4.")
+            ks = list(range(lo, hi + 1))
+        else:
+            ks = [int(p) for p in s.split(",")]
+    except ValueError:
+        raise UsageError(
+            f"--k must be a number, a range like 1..4 or a list like 1,3,5. Got {s!r}."
+        ) from None
+    try:
+        return check_ks(ks, "--k")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def covariance_types(text: str, allowed: Sequence[str] = COVARIANCE_TYPES) -> list[str]:
+    """``--covariance-type``: one of ``allowed``, a comma-separated list of them, or ``all``."""
+    items = list(allowed) if text == "all" else [t.strip() for t in text.split(",") if t.strip()]
+    bad = [t for t in items if t not in allowed]
+    if bad or not items:
+        raise UsageError(
+            f"--covariance-type must be one of {', '.join(allowed)}"
+            + (" (comma-separated, or 'all')" if len(allowed) > 2 else "")
+            + f". Got {text!r}."
+        )
+    return list(dict.fromkeys(items))
+
+
+def bayes_covariance_type(text: str) -> str:
+    """``--covariance-type`` of the Bayesian model: one of the types its model supports."""
+    from ..bayes.model import BAYES_COVARIANCE_TYPES
+
+    if text not in BAYES_COVARIANCE_TYPES:
+        raise UsageError(
+            f"--covariance-type for the Bayesian model must be {' or '.join(BAYES_COVARIANCE_TYPES)}. "
+            f"Got {text!r}."
+        )
+    return text
+
+
+def parse_columns(text: str | None) -> list[str] | None:
+    """``--columns a,b`` -> ``["a", "b"]``."""
+    if text is None:
+        return None
+    columns = [c.strip() for c in text.split(",")]
+    if not all(columns):
+        raise UsageError(f"--columns must be a comma-separated list of names. Got {text!r}.")
+    return columns
+
+
+def _positive_int(name: str, minimum: int = 1):
+    def conv(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}. Got {text!r}.")
+        return value
+
+    return conv
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("data", help="a CSV file with a header row, or a .npy file")
+    p.add_argument(
+        "--columns", metavar="A,B", help="comma-separated columns to use (0-based numbers for .npy)"
+    )
+    p.add_argument(
+        "--skip-non-numeric",
+        action="store_true",
+        help="skip non-numeric columns (e.g. row names) with a notice instead of refusing",
+    )
+    p.add_argument("--delimiter", default=None, help="CSV field delimiter (default ',' or tab for .tsv)")
+
+
+def _add_em_args(p: argparse.ArgumentParser, out: str) -> None:
+    p.add_argument("--n-init", type=_positive_int("--n-init"), default=3, help="EM starts (default 3)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--out", default=out, help=f"output folder (default {out})")
+
+
+def _add_sampling_args(p: argparse.ArgumentParser, *, draws: int, tune: int) -> None:
+    p.add_argument(
+        "--draws", type=_positive_int("--draws"), default=draws, help=f"draws per chain (default {draws})"
+    )
+    p.add_argument(
+        "--tune", type=_positive_int("--tune", 0), default=tune, help=f"tuning steps (default {tune})"
+    )
+    p.add_argument("--chains", type=_positive_int("--chains"), default=2, help="chains (default 2)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``bayesgmm`` parser with its four sub-commands."""
+    parser = _Parser(prog=PROG, description="Gaussian mixtures by exact EM and by MCMC, side by side.")
+    sub = parser.add_subparsers(dest="command", metavar="{em,mcmc,compare,demo}", parser_class=_Parser)
+    sub.required = True
+
+    em = sub.add_parser("em", help="fit EM (a range of K: choose by AIC/BIC/ICL)")
+    _add_data_args(em)
+    em.add_argument("--k", default="1..4", help="K, a range like 1..4, or a list (default 1..4)")
+    em.add_argument(
+        "--covariance-type",
+        default="full",
+        help="full, tied, diag, spherical, a comma-separated list, or 'all' (default full)",
+    )
+    em.add_argument(
+        "--criterion", choices=("bic", "aic", "icl"), default="bic", help="picks the model (default bic)"
+    )
+    em.add_argument("--max-iter", type=_positive_int("--max-iter"), default=10000)
+    _add_em_args(em, "bayesgmm-em")
+    em.add_argument("--quiet", action="store_true", help="accepted for symmetry (EM prints no progress)")
+
+    mc = sub.add_parser("mcmc", help="sample the posterior of one K (NUTS, started at converged EM)")
+    _add_data_args(mc)
+    mc.add_argument("--k", required=True, help="the number of components")
+    mc.add_argument("--covariance-type", default="full", help="full or diag (default full)")
+    _add_sampling_args(mc, draws=1000, tune=1000)
+    _add_em_args(mc, "bayesgmm-mcmc")
+
+    cp = sub.add_parser("compare", help="AIC, BIC, ICL (EM) and WAIC, LOO (posterior) over a range of K")
+    _add_data_args(cp)
+    cp.add_argument("--k", default="1..4", help="a range like 1..4 or a list (default 1..4)")
+    cp.add_argument("--covariance-type", default="full", help="full or diag (default full)")
+    _add_sampling_args(cp, draws=1000, tune=1000)
+    _add_em_args(cp, "bayesgmm-compare")
+
+    dm = sub.add_parser(
+        "demo", help="the height experiment: article EM, converged EM, posterior, choice of K"
+    )
+    dm.add_argument(
+        "--subset",
+        type=_positive_int("--subset", 0),
+        default=2000,
+        help="rows for the posterior, drawn at random with --seed (default 2000; 0 = all 200 000)",
+    )
+    _add_sampling_args(dm, draws=1000, tune=300)
+    dm.add_argument(
+        "--k", default="1..4", help="K range for the comparison of criteria, or 'none' (default 1..4)"
+    )
+    dm.add_argument(
+        "--compare-subset",
+        type=_positive_int("--compare-subset"),
+        default=2000,
+        help="rows for the comparison of criteria (default 2000)",
+    )
+    dm.add_argument(
+        "--compare-draws",
+        type=_positive_int("--compare-draws"),
+        default=500,
+        help="draws per chain for each K of the comparison (default 500)",
+    )
+    _add_em_args(dm, "bayesgmm-demo")
+    return parser

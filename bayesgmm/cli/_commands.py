@@ -1,0 +1,227 @@
+"""The commands ``em``, ``mcmc`` and ``compare``: read, fit, print, write -- each a few calls
+to the library and to the shared printers and writers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ._args import BAYES_EXTRA, UsageError, bayes_covariance_type, covariance_types, parse_columns, parse_k
+from ._output import OutputFolder, records, write_json, write_table
+from ._plots import Plots
+from ._read import read_data
+from ._report import bayes_summary, em_summary, note, print_comparison, print_em, print_posterior
+
+__all__ = ["bayes_available", "cmd_compare", "cmd_em", "cmd_mcmc", "fit_em", "sample_posterior"]
+
+
+def bayes_available() -> bool:
+    """Whether PyMC and ArviZ (the ``bayes`` extra) can be imported."""
+    try:
+        import arviz  # noqa: F401
+        import pymc  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def load(args: Any) -> tuple[np.ndarray, list[str]]:
+    """Read ``args.data`` with the command's reading options; print what was read."""
+    X, names, notes = read_data(
+        args.data,
+        columns=parse_columns(args.columns),
+        skip_non_numeric=args.skip_non_numeric,
+        delimiter=args.delimiter,
+    )
+    for message in notes:
+        note(message)
+    print(f"read {X.shape[0]} rows x {X.shape[1]} column(s) {names} from {args.data}")
+    return X, names
+
+
+def _check_ks_fit(ks: list[int], n: int) -> None:
+    if max(ks) > n:
+        raise UsageError(f"--k {max(ks)} is more components than the {n} data rows.")
+
+
+def fit_em(X: np.ndarray, k: int, covariance_type: str, *, n_init: int, seed: int, max_iter: int = 10000):
+    """EM to its fixed point, fitted on standardised data and mapped back, so that the fit of
+    ``a * X + b`` is the fit of ``X`` mapped through the same affine map (``reg_covar`` acts
+    relative to each feature's spread, not in the data's units)."""
+    from .._scaling import Standardizer
+    from ..em import converged_em
+
+    std = Standardizer.fit(X, isotropic=covariance_type == "spherical")
+    em = converged_em(
+        std.transform(X), k, covariance_type, n_init=n_init, random_state=seed, max_iter=max_iter
+    )
+    return std.model_back(em)
+
+
+def _base_summary(command: str, args: Any, X: np.ndarray, names: list[str]) -> dict[str, Any]:
+    return {
+        "command": command,
+        "data": str(args.data),
+        "columns": names,
+        "n_samples": X.shape[0],
+        "n_features": X.shape[1],
+    }
+
+
+def finish(out: OutputFolder, plots: Plots, summary: dict[str, Any]) -> dict[str, Any]:
+    plots.report(summary)
+    write_json(out.path("summary.json"), summary)
+    return {"files": out.commit(), "out": out.target}
+
+
+def em_comparison(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], cts: list[str], args: Any,
+                  criterion: str = "bic") -> tuple[Any, dict[str, Any]]:  # fmt: skip
+    """:func:`~bayesgmm.criteria.select` over K x covariance types: print the table, write
+    ``comparison.csv`` (and ``criteria.png`` for several K); returns the best model by
+    ``criterion`` and the summary entries."""
+    from ..criteria import select
+
+    em, table = select(X, ks, cts, criterion=criterion, n_init=args.n_init, random_state=args.seed)
+    write_table(out.path("comparison.csv"), table)
+    entries = print_comparison(table)
+    entries["comparison"] = records(table)
+    if len(ks) > 1:
+        plots.criteria(table)
+    return em, entries
+
+
+def cmd_em(args: Any) -> dict[str, Any]:
+    ks = parse_k(args.k)
+    cts = covariance_types(args.covariance_type)
+    with OutputFolder(args.out) as out:
+        X, names = load(args)
+        _check_ks_fit(ks, X.shape[0])
+        plots = Plots(out)
+        summary = _base_summary("em", args, X, names)
+        if len(ks) == 1 and len(cts) == 1:
+            em = fit_em(X, ks[0], cts[0], n_init=args.n_init, seed=args.seed, max_iter=args.max_iter)
+            title = "EM"
+        else:
+            em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion)
+            summary.update(entries)
+            title = f"best by {args.criterion.upper()}"
+        print_em(em, X, title)
+        summary["model"] = em_summary(em, X)
+        plots.fit(X, em=em, names=names)
+        return finish(out, plots, summary)
+
+
+def need_bayes(command: str) -> None:
+    if not bayes_available():
+        raise UsageError(f"{command} needs PyMC and ArviZ, which are not installed: {BAYES_EXTRA}.")
+
+
+def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True):
+    """NUTS from the converged EM fit ``em``; returns ``(bayes, waic, loo)`` (the last two
+    None with ``criteria=False``, which also keeps the pointwise log-likelihood out of memory)."""
+    from ..bayes.compare import loo, waic
+    from ..bayes.sampling import BayesianGaussianMixture
+
+    bayes = BayesianGaussianMixture(
+        em.n_components,
+        covariance_type=em.covariance_type,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        random_state=args.seed,
+        progressbar=not args.quiet,
+        store_log_likelihood=criteria,
+    ).fit(X, em=em)
+    return (bayes, waic(bayes), loo(bayes)) if criteria else (bayes, None, None)
+
+
+def posterior_outputs(out: OutputFolder, plots: Plots, em: Any, bayes: Any) -> Any:
+    """``em_vs_posterior.csv`` and the posterior plots; returns the EM-vs-posterior table."""
+    from ..bayes.posterior import compare_em_posterior
+
+    table = compare_em_posterior(em, bayes)
+    write_table(out.path("em_vs_posterior.csv"), table)
+    plots.posterior(bayes, table)
+    return table
+
+
+def cmd_mcmc(args: Any) -> dict[str, Any]:
+    ks = parse_k(args.k)
+    if len(ks) != 1:
+        raise UsageError(f"mcmc fits one K: give --k a single number (use 'compare' for {args.k}).")
+    need_bayes("mcmc")
+    ct = bayes_covariance_type(args.covariance_type)
+    with OutputFolder(args.out) as out:
+        X, names = load(args)
+        _check_ks_fit(ks, X.shape[0])
+        plots = Plots(out)
+        em = fit_em(X, ks[0], ct, n_init=args.n_init, seed=args.seed)
+        print_em(em, X, "EM (converged, the chains' start)")
+        bayes, w, lo = sample_posterior(X, em, args)
+        table = posterior_outputs(out, plots, em, bayes)
+        print_posterior(bayes, table, w, lo)
+        bayes.idata_.to_netcdf(str(out.path("posterior.nc")))
+        plots.fit(X, em=em, bayes=bayes, names=names)
+        summary = _base_summary("mcmc", args, X, names)
+        summary.update(em=em_summary(X=X, em=em), posterior=bayes_summary(bayes, w, lo))
+        summary["em_vs_posterior"] = records(table)
+        return finish(out, plots, summary)
+
+
+def majority_k(picks: dict[str, int]) -> int:
+    """The K most criteria choose (the smaller K on a tie)."""
+    votes: dict[int, int] = {}
+    for k in picks.values():
+        votes[k] = votes.get(k, 0) + 1
+    return min(votes, key=lambda k: (-votes[k], k))
+
+
+def compare(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], ct: str, args: Any, *,
+            draws: int, indent: str = "") -> tuple[dict[str, Any], dict]:  # fmt: skip
+    """AIC, BIC, ICL (EM) and WAIC, LOO (posterior) per K: print them, write
+    ``comparison.csv`` and ``criteria.png``; returns the summary entries and the fitted models."""
+    from ..bayes.compare import compare_models
+
+    table, models = compare_models(
+        X,
+        ks,
+        covariance_type=ct,
+        draws=draws,
+        tune=args.tune,
+        chains=args.chains,
+        n_init=args.n_init,
+        random_state=args.seed,
+        progress=not args.quiet,
+        return_models=True,
+    )
+    entries = print_comparison(table, indent=indent)
+    write_table(out.path("comparison.csv"), table)
+    plots.criteria(table)
+    entries["comparison"] = records(table)
+    return entries, models
+
+
+def cmd_compare(args: Any) -> dict[str, Any]:
+    ks = parse_k(args.k)
+    bayes = bayes_available()
+    cts = [bayes_covariance_type(args.covariance_type)] if bayes else covariance_types(args.covariance_type)
+    with OutputFolder(args.out) as out:
+        X, names = load(args)
+        _check_ks_fit(ks, X.shape[0])
+        plots = Plots(out)
+        summary = _base_summary("compare", args, X, names)
+        summary.update(covariance_type=",".join(cts), scale="deviance (lower is better)")
+        if bayes:
+            entries, models = compare(out, plots, X, ks, cts[0], args, draws=args.draws)
+            k_plot = majority_k(entries["chosen_within_2se"])
+            em, posterior = models[(k_plot, cts[0])]
+            rule = "the K most criteria choose"
+        else:
+            note(f"WAIC and LOO skipped: PyMC and ArviZ are not installed ({BAYES_EXTRA}); EM criteria only.")
+            em, entries = em_comparison(out, plots, X, ks, cts, args)
+            k_plot, posterior, rule = em.n_components, None, "the best by BIC"
+        summary.update(entries)
+        fit_plot = plots.fit(X, em=em, bayes=posterior, names=names)
+        summary.update(plotted_k=k_plot, plotted_k_rule=f"{rule} ({fit_plot})")
+        return finish(out, plots, summary)
