@@ -26,6 +26,7 @@ __all__ = [
     "log_det_cholesky",
     "n_covariance_parameters",
     "n_parameters",
+    "precision_cholesky_from_covariance_cholesky",
     "precision_cholesky_from_precision",
     "precisions_from_cholesky",
 ]
@@ -40,10 +41,9 @@ COLLAPSE_ADVICE = (
 def _inv_lower(L: np.ndarray) -> np.ndarray:
     """Inverse of a stack of lower-triangular matrices (K, d, d), by forward substitution.
 
-    Written out in numpy rather than through LAPACK's triangular solver: on small matrices
-    the threaded BLAS behind ``scipy.linalg.solve_triangular`` was measured taking ~10 ms
-    per 2 x 2 call on a busy machine (10 us with one BLAS thread), and EM calls this once
-    per pass.
+    Written out in numpy rather than through LAPACK's triangular solver: on the tiny
+    matrices of a mixture, a call into a threaded BLAS costs far more than the arithmetic,
+    and EM (and every gradient of the sampler) calls this once per pass.
     """
     d = L.shape[-1]
     M = np.zeros_like(L)
@@ -67,7 +67,12 @@ def _prec_chol_full(covariances):
     diag = np.diagonal(L, axis1=-2, axis2=-1)
     if not np.all(np.isfinite(L)) or not np.all(diag > 0):
         raise ValueError(COLLAPSE_ADVICE)
-    return np.swapaxes(_inv_lower(L), -1, -2)
+    return precision_cholesky_from_covariance_cholesky(L)
+
+
+def precision_cholesky_from_covariance_cholesky(L: np.ndarray) -> np.ndarray:
+    """U = L^-T (P = U U^T) from lower Cholesky factors L of covariances, shape (K, d, d)."""
+    return np.swapaxes(_inv_lower(np.asarray(L, dtype=float)), -1, -2)
 
 
 def _chol_precision_full(cov: np.ndarray) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
@@ -11,9 +11,6 @@ from ._validation import COVARIANCE_TYPES
 from .covariance import compute_precision_cholesky, covariances_as_full
 
 __all__ = ["GMMParams"]
-
-_COV_NDIM = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
-
 
 def _frozen(a) -> np.ndarray:
     a = np.array(a, dtype=np.float64, copy=True)
@@ -40,7 +37,6 @@ class GMMParams:
     means: np.ndarray
     covariances: np.ndarray
     covariance_type: str = "full"
-    _checked: bool = field(default=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.covariance_type not in COVARIANCE_TYPES:
