@@ -178,7 +178,11 @@ def m_step_from_stats(S, d, covariance_type, shift, reg_covar, n_total=None):
 
 # --------------------------------------------------------------------------- the steps that run
 class FusedStep:
-    """One EM pass in one sweep over the data: the fused E-step, then the M-step on its sums."""
+    """One EM pass in one sweep over the data: the fused E-step, then the M-step on its sums.
+
+    A step object has ``e_step(weights, means, prec_chol) -> (mean log-likelihood, stats)``
+    and ``m_step(stats) -> (weights, means, covariances)``; :func:`run_em` calls the two in turn.
+    """
 
     def __init__(self, data, covariance_type: str, reg_covar: float) -> None:
         self.data = data
@@ -195,10 +199,6 @@ class FusedStep:
     def m_step(self, S):
         """(weights, means, covariances) from the sums S."""
         return m_step_from_stats(S, self.data.d, self.covariance_type, self.data.shift, self.reg_covar)
-
-    def __call__(self, weights, means, prec_chol):
-        ll, S = self.e_step(weights, means, prec_chol)
-        return ll, self.m_step(S)
 
 
 class TextbookStep:
@@ -219,11 +219,8 @@ class TextbookStep:
         return float(sw @ log_prob / sw.sum()), log_resp
 
     def m_step(self, log_resp):
+        """(weights, means, covariances) from the log responsibilities."""
         return m_step(self.X, np.exp(log_resp), self.covariance_type, self.reg_covar, self.sample_weight)
-
-    def __call__(self, weights, means, prec_chol):
-        ll, log_resp = self.e_step(weights, means, prec_chol)
-        return ll, self.m_step(log_resp)
 
 
 # --------------------------------------------------------------------------- the loop
@@ -273,10 +270,11 @@ def run_em(
     history: list[float] = []
     n_pass = 0
 
-    def em(w, m, pc):
+    def em(w, m, pc):  # one pass: the E-step at (w, m, pc), then the M-step on what it returns
         nonlocal n_pass
         n_pass += 1
-        ll, (w2, m2, c2) = step(w, m, pc)
+        ll, stats = step.e_step(w, m, pc)
+        w2, m2, c2 = step.m_step(stats)
         if not np.isfinite(ll):
             raise ValueError(COLLAPSE_ADVICE)
         if on_pass is not None:

@@ -223,7 +223,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
-        """Fit, then label each sample with its most responsible component."""
+        """Fit, then label each sample with its most responsible component (in-memory X)."""
+        if is_dask_array(X):
+            raise TypeError("fit_predict needs an in-memory X. Got a Dask array: call fit(X) instead.")
         return self._fit(X, sample_weight)
 
     def _fit(self, X, sample_weight):

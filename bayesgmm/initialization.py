@@ -20,7 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus as sk_kmeans_plusplus
+from sklearn.cluster import KMeans
+from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
 from ._data import hard_phi_chunk
 from .em import m_step_from_stats

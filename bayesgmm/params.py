@@ -12,6 +12,7 @@ from .covariance import compute_precision_cholesky, covariances_as_full
 
 __all__ = ["GMMParams"]
 
+
 def _frozen(a) -> np.ndarray:
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)

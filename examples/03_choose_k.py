@@ -24,4 +24,6 @@ table = compare_models(
     X, range(1, 5), draws=150 if fast else 500, tune=150 if fast else 300, chains=2, random_state=0
 )
 print(table.to_string(index=False))
-print(f"done: BIC chooses K={int(table.k[table.bic.idxmin()])}, WAIC chooses K={int(table.k[table.waic.idxmin()])}")
+print(
+    f"done: BIC chooses K={int(table.k[table.bic.idxmin()])}, WAIC chooses K={int(table.k[table.waic.idxmin()])}"
+)

@@ -1,6 +1,6 @@
 """Writes notebooks/heights.ipynb (the cells only; execute it to fill the outputs).
 
-    python tools/make_notebook.py && jupyter nbconvert --execute --inplace notebooks/heights.ipynb
+python tools/make_notebook.py && jupyter nbconvert --execute --inplace notebooks/heights.ipynb
 """
 
 from pathlib import Path
@@ -50,10 +50,7 @@ cells = [
         "print(g.means_)\nprint(g.covariances_)\nprint(g.weights_)\n"
         "print('iterations', g.n_iter_)"
     ),
-    code(
-        "from sklearn.metrics import accuracy_score\n"
-        "print('accuracy', accuracy_score(y, g.predict(X)))"
-    ),
+    code("from sklearn.metrics import accuracy_score\nprint('accuracy', accuracy_score(y, g.predict(X)))"),
     md(
         "## 2. EM to convergence\n\n"
         "The groups overlap heavily, so EM converges slowly: at `tol=1e-3` it has barely started. "
@@ -90,10 +87,7 @@ cells = [
         "print(bayes.diagnostics_)\n"
         "bayes.summary()"
     ),
-    code(
-        "table = compare_em_posterior(em_b, bayes)\n"
-        "table"
-    ),
+    code("table = compare_em_posterior(em_b, bayes)\ntable"),
     md(
         "Every converged-EM estimate lies inside its 94% HDI (`em_in_hdi`), a fraction of a "
         "posterior sd from the posterior mean (`z`). Now the article's loosely converged estimate "
@@ -130,10 +124,7 @@ cells = [
         "                          chains=2, random_state=0)\n"
         "criteria"
     ),
-    code(
-        "fig, ax = plt.subplots(figsize=(7, 4))\n"
-        "plotting.plot_criteria(criteria, ax=ax);"
-    ),
+    code("fig, ax = plt.subplots(figsize=(7, 4))\nplotting.plot_criteria(criteria, ax=ax);"),
     md(
         "## What the numbers say\n\n"
         "* The article's printed parameters are an early stop of EM, reproducible to the digit but "

@@ -39,8 +39,8 @@ import numpy as np
 from .. import _kernels
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ..em import converged_em
-from ..gaussian_mixture import GaussianMixture
 from ..exceptions import NotFittedError, SamplingWarning
+from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
 from ._likelihood import precision_cholesky_from_chol
 from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
