@@ -397,7 +397,7 @@ def compare_models(
     sampler: str = "auto",
     priors: Any = None,
     n_init: int = 3,
-    tol: float = 1e-12,
+    tol: float | None = None,
     random_state: Any = None,
     progress: bool = True,
     return_models: bool = False,
@@ -481,7 +481,7 @@ def compare_models(
 
     from .._validation import COVARIANCE_TYPES, check_random_state, check_X
     from ..criteria import CRITERIA, check_ks, rank_criteria
-    from ..em import converged_em
+    from ..em import CONVERGED_TOL, converged_em
     from .model import BAYES_COVARIANCE_TYPES
     from .sampling import BayesianGaussianMixture
 
@@ -516,7 +516,7 @@ def compare_models(
     for i, (k, seed) in enumerate(zip(ks, seeds, strict=True), start=1):
         t0 = time.perf_counter()
         for ct in [covariance_type, *extra]:
-            em = converged_em(X, k, ct, tol=tol, n_init=n_init, random_state=seed)
+            em = converged_em(X, k, ct, tol=tol or CONVERGED_TOL, n_init=n_init, random_state=seed)
             row: dict[str, Any] = {
                 "k": k,
                 "covariance_type": ct,
