@@ -13,3 +13,60 @@ matplotlib.use("Agg")
 def rng() -> np.random.Generator:
     """A fixed-seed generator: every test sees the same numbers."""
     return np.random.default_rng(20240607)
+
+
+# =============================================================================== EM references
+# scikit-learn's reference fits on the article's 200 000 heights, computed once per session
+# and shared by every EM test that compares against them (tests/test_em.py,
+# tests/test_sklearn_compat.py). Treat the returned objects as read-only.
+
+
+def _sklearn_fit(X, **kwargs):
+    """A scikit-learn ``GaussianMixture`` fit (the test-only oracle), its ConvergenceWarning
+    silenced."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.mixture import GaussianMixture
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(**kwargs).fit(X)
+
+
+@pytest.fixture(scope="session")
+def heights() -> tuple[np.ndarray, np.ndarray]:
+    """The article's height data (X of shape (200000, 1), labels), read-only."""
+    from bayesgmm import load_heights
+
+    X, y = load_heights()
+    X.setflags(write=False)
+    y.setflags(write=False)
+    return X, y
+
+
+@pytest.fixture(scope="session")
+def sk_heights_article(heights):
+    """scikit-learn on the heights with the article's arguments (4 passes from its k-means)."""
+    return _sklearn_fit(heights[0], n_components=2, random_state=0, tol=1e-3, max_iter=1000)
+
+
+@pytest.fixture(scope="session")
+def sk_heights_start(heights):
+    """scikit-learn's start on the heights (``max_iter=0``: its k-means, one M-step)."""
+    return _sklearn_fit(heights[0], n_components=2, random_state=0, max_iter=0)
+
+
+@pytest.fixture(scope="session")
+def sk_heights_tol_1e8(heights):
+    """scikit-learn on the heights at ``tol=1e-8``: 124 plain EM passes."""
+    return _sklearn_fit(heights[0], n_components=2, random_state=0, tol=1e-8, max_iter=1000)
+
+
+@pytest.fixture(scope="session")
+def sk_heights_tol_1e14(heights):
+    """scikit-learn on the heights at ``tol=1e-14`` (hundreds of passes): its fixed point."""
+    return _sklearn_fit(heights[0], n_components=2, random_state=0, tol=1e-14, max_iter=5000)
+
+
+# ============================================================================ end EM references
