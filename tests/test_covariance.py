@@ -97,7 +97,7 @@ def test_collapse_advice(covariance_type, bad):
     with pytest.raises(ValueError) as err:
         compute_precision_cholesky(bad, covariance_type)
     assert str(err.value) == COLLAPSE_ADVICE
-    assert "Increase reg_covar, scale the data" in COLLAPSE_ADVICE
+    assert "increase reg_covar, or scale the input data" in COLLAPSE_ADVICE
 
 
 @pytest.mark.parametrize(
