@@ -190,10 +190,39 @@ def test_lloyd_statistics(backend):
     assert_array_equal(lab, labels)
 
 
-def test_resolve_backend():
-    assert _kernels.resolve_backend("numpy") == "numpy"
-    assert _kernels.resolve_backend("auto") in ("numba", "numpy")
+def test_engines_are_objects_behind_one_interface():
+    """get_engine: one shared object per name; "auto" is numba when it is installed."""
+    numpy_engine = _kernels.get_engine("numpy")
+    assert isinstance(numpy_engine, _kernels.NumpyEngine) and numpy_engine.name == "numpy"
+    assert _kernels.get_engine("numpy") is numpy_engine
+    auto = _kernels.get_engine("auto")
+    expected = _kernels.NumbaEngine if _kernels.numba_available() else _kernels.NumpyEngine
+    assert isinstance(auto, expected)
+    assert _kernels.resolve_backend("auto") == auto.name
+    with pytest.raises(ValueError, match=r"The 'engine' parameter must be one of .*Got 'gpu'"):
+        _kernels.get_engine("gpu")
     assert _kernels.default_threads() >= 1
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("covariance_type", COV_TYPES)
+def test_weighted_pass_is_the_pass_over_repeated_rows(backend, covariance_type):
+    """An integer row weight counts the row that many times; a zero weight drops it."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(3000, 3))
+    sw = rng.integers(0, 4, size=len(X)).astype(float)
+    rep = np.repeat(np.arange(len(X)), sw.astype(int))
+    w, means, cov, pc = random_params(rng, 3, 3, covariance_type)
+    shift = X.mean(axis=0)
+    W = _kernels.natural_parameters(w, means, pc, covariance_type, shift)
+    ll, S = _kernels.sufficient_statistics(X, W, shift, covariance_type, backend=backend, sample_weight=sw)
+    ll_ref, S_ref = _kernels.sufficient_statistics(X[rep], W, shift, covariance_type, backend=backend)
+    assert_allclose(ll, ll_ref, rtol=1e-12)
+    assert_allclose(S, S_ref, rtol=1e-11, atol=1e-11 * np.abs(S_ref).max())
+    with pytest.raises(ValueError, match=r"sample_weight must have shape \(3000,\)\. Got shape \(5,\)"):
+        _kernels.sufficient_statistics(
+            X, W, shift, covariance_type, backend=backend, sample_weight=np.ones(5)
+        )
 
 
 @needs_numba
