@@ -196,7 +196,9 @@ def test_non_finite_init_arrays_are_refused(X, kwargs):
     """scikit-learn lets NaN through here (and fails later, or not at all); bayesgmm says
     which parameter holds it."""
     name = next(iter(kwargs)).removesuffix("_init").replace("precisions", "full precision")
-    with pytest.raises(ValueError, match=rf"'{name}' (must contain only finite values|should be in the range)"):
+    with pytest.raises(
+        ValueError, match=rf"'{name}' (must contain only finite values|should be in the range)"
+    ):
         GaussianMixture(2, **kwargs).fit(X)
 
 
