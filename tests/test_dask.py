@@ -68,7 +68,7 @@ def test_dask_fit_equals_in_memory_fit_from_same_start(client, X, covariance_typ
             "spherical": np.ones(3),
         }[covariance_type],
     }
-    kw = dict(covariance_type=covariance_type, tol=1e-8, accelerate=accelerate, **start)
+    kw = dict(covariance_type=covariance_type, tol=1e-6, accelerate=accelerate, **start)
     mem = GaussianMixture(3, **kw).fit(X)
     Xd = da.from_array(X, chunks=(777, 3))  # uneven blocks, not a multiple of anything
     dsk = GaussianMixture(3, **kw).fit(Xd)
