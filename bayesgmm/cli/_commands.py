@@ -75,8 +75,15 @@ def finish(out: OutputFolder, plots: Plots, summary: dict[str, Any]) -> dict[str
     return {"files": out.commit(), "out": out.target}
 
 
-def em_comparison(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], cts: list[str], args: Any,
-                  criterion: str = "bic") -> tuple[Any, dict[str, Any]]:  # fmt: skip
+def em_comparison(
+    out: OutputFolder,
+    plots: Plots,
+    X: np.ndarray,
+    ks: list[int],
+    cts: list[str],
+    args: Any,
+    criterion: str = "bic",
+) -> tuple[Any, dict[str, Any]]:
     """:func:`~bayesgmm.criteria.select` over K x covariance types: print the table, write
     ``comparison.csv`` (and ``criteria.png`` for several K); returns the best model by
     ``criterion`` and the summary entries."""
@@ -177,8 +184,17 @@ def majority_k(picks: dict[str, int]) -> int:
     return min(votes, key=lambda k: (-votes[k], k))
 
 
-def compare(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], ct: str, args: Any, *,
-            draws: int, indent: str = "") -> tuple[dict[str, Any], dict]:  # fmt: skip
+def compare(
+    out: OutputFolder,
+    plots: Plots,
+    X: np.ndarray,
+    ks: list[int],
+    ct: str,
+    args: Any,
+    *,
+    draws: int,
+    indent: str = "",
+) -> tuple[dict[str, Any], dict]:
     """AIC, BIC, ICL (EM) and WAIC, LOO (posterior) per K: print them, write
     ``comparison.csv`` and ``criteria.png``; returns the summary entries and the fitted models."""
     from ..bayes.compare import compare_models
