@@ -142,7 +142,12 @@ def build_parser() -> argparse.ArgumentParser:
     em.add_argument(
         "--criterion", choices=("bic", "aic", "icl"), default="bic", help="picks the model (default bic)"
     )
-    em.add_argument("--max-iter", type=_positive_int("--max-iter"), default=10000)
+    em.add_argument(
+        "--max-iter",
+        type=_positive_int("--max-iter"),
+        default=10000,
+        help="EM passes at most (default 10000)",
+    )
     _add_em_args(em, "bayesgmm-em")
     em.add_argument("--quiet", action="store_true", help="accepted for symmetry (EM prints no progress)")
 
@@ -156,7 +161,11 @@ def build_parser() -> argparse.ArgumentParser:
     cp = sub.add_parser("compare", help="AIC, BIC, ICL (EM) and WAIC, LOO (posterior) over a range of K")
     _add_data_args(cp)
     cp.add_argument("--k", default="1..4", help="a range like 1..4 or a list (default 1..4)")
-    cp.add_argument("--covariance-type", default="full", help="full or diag (default full)")
+    cp.add_argument(
+        "--covariance-type",
+        default="full",
+        help="full or diag (default full); without PyMC (EM criteria only) as for 'em'",
+    )
     _add_sampling_args(cp, draws=1000, tune=1000)
     _add_em_args(cp, "bayesgmm-compare")
 

@@ -83,13 +83,16 @@ def em_comparison(
     cts: list[str],
     args: Any,
     criterion: str = "bic",
+    max_iter: int = 10000,
 ) -> tuple[Any, dict[str, Any]]:
     """:func:`~bayesgmm.criteria.select` over K x covariance types: print the table, write
     ``comparison.csv`` (and ``criteria.png`` for several K); returns the best model by
     ``criterion`` and the summary entries."""
     from ..criteria import select
 
-    em, table = select(X, ks, cts, criterion=criterion, n_init=args.n_init, random_state=args.seed)
+    em, table = select(
+        X, ks, cts, criterion=criterion, n_init=args.n_init, max_iter=max_iter, random_state=args.seed
+    )
     write_table(out.path("comparison.csv"), table)
     entries = print_comparison(table)
     entries["comparison"] = records(table)
@@ -110,7 +113,7 @@ def cmd_em(args: Any) -> dict[str, Any]:
             em = fit_em(X, ks[0], cts[0], n_init=args.n_init, seed=args.seed, max_iter=args.max_iter)
             title = "EM"
         else:
-            em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion)
+            em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion, args.max_iter)
             summary.update(entries)
             title = f"best by {args.criterion.upper()}"
         print_em(em, X, title)
