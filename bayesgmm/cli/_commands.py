@@ -127,6 +127,11 @@ def need_bayes(command: str) -> None:
         raise UsageError(f"{command} needs PyMC and ArviZ, which are not installed: {BAYES_EXTRA}.")
 
 
+def sampling_options(args: Any) -> dict[str, Any]:
+    """The sampler's settings from the command line."""
+    return {"draws": args.draws, "tune": args.tune, "chains": args.chains, "random_state": args.seed}
+
+
 def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True):
     """NUTS from the converged EM fit ``em``; returns ``(bayes, waic, loo)`` (the last two
     None with ``criteria=False``, which also keeps the pointwise log-likelihood out of memory)."""
@@ -136,12 +141,9 @@ def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True
     bayes = BayesianGaussianMixture(
         em.n_components,
         covariance_type=em.covariance_type,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        random_state=args.seed,
         progressbar=not args.quiet,
         store_log_likelihood=criteria,
+        **sampling_options(args),
     ).fit(X, em=em)
     return (bayes, waic(bayes), loo(bayes)) if criteria else (bayes, None, None)
 
@@ -202,17 +204,9 @@ def compare(
     ``comparison.csv`` and ``criteria.png``; returns the summary entries and the fitted models."""
     from ..bayes.compare import compare_models
 
+    options = {**sampling_options(args), "draws": draws}
     table, models = compare_models(
-        X,
-        ks,
-        covariance_type=ct,
-        draws=draws,
-        tune=args.tune,
-        chains=args.chains,
-        n_init=args.n_init,
-        random_state=args.seed,
-        progress=not args.quiet,
-        return_models=True,
+        X, ks, covariance_type=ct, n_init=args.n_init, progress=not args.quiet, return_models=True, **options
     )
     entries = print_comparison(table, indent=indent)
     write_table(out.path("comparison.csv"), table)
