@@ -124,12 +124,9 @@ def plot_density(
 def _full_covariances(model: Any) -> np.ndarray:
     from .params import GMMParams
 
-    ct = getattr(model, "covariance_type", "full")
     cov = np.asarray(model.covariances_, dtype=float)
-    if ct == "full" and cov.ndim == 2:  # one feature stored as (K, d) is not "full"
-        ct = "diag"
     w = np.asarray(model.weights_, dtype=float)
-    return GMMParams(w / w.sum(), model.means_, cov, ct).covariances_full()
+    return GMMParams(w / w.sum(), model.means_, cov, model.covariance_type).covariances_full()
 
 
 def plot_clusters(

@@ -397,8 +397,17 @@ def test_sample_shapes_labels_and_moments():
 def test_sample_every_covariance_type(covariance_type):
     X = blobs(2)
     g = GaussianMixture(2, covariance_type=covariance_type, random_state=0).fit(X)
-    Xs, ys = g.sample(10, random_state=0)
-    assert Xs.shape == (10, 2) and ys.shape == (10,)
+    n = 20000
+    Xs, ys = g.sample(n, random_state=0)
+    assert Xs.shape == (n, 2) and ys.shape == (n,)
+    full = g.params_.covariances_full()
+    for k in range(2):
+        pts = Xs[ys == k]
+        # counts, means and covariances of each component's draws against the model's
+        assert abs(len(pts) / n - g.weights_[k]) < 5 * np.sqrt(g.weights_[k] * (1 - g.weights_[k]) / n)
+        se = np.sqrt(np.diag(full[k]) / len(pts))
+        assert np.all(np.abs(pts.mean(axis=0) - g.means_[k]) < 5 * se)
+        assert_allclose(np.cov(pts.T), full[k], rtol=0, atol=8 * np.max(np.diag(full[k])) / np.sqrt(len(pts)))
 
 
 def test_one_dimensional_X_is_one_feature():

@@ -251,15 +251,11 @@ def test_em_vs_posterior_raw_values():
 
 
 # ----------------------------------------------------------------------------- with a real posterior
-@pytest.fixture(scope="module")
-def real_fit():
-    pytest.importorskip("pymc")
-    from bayesgmm.bayes.sampling import BayesianGaussianMixture
-
-    X, _ = make_mixture(200, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.8]]], random_state=3)
-    em = GaussianMixture(2, tol=1e-8, random_state=0).fit(X)
-    bayes = BayesianGaussianMixture(2, draws=200, tune=200, chains=2, random_state=0).fit(X, em=em)
-    return X, em, bayes
+@pytest.fixture
+def real_fit(heights_posterior):
+    """The shared K = 2 posterior of 1 000 height rows (conftest) and its EM start."""
+    X, _, bayes = heights_posterior
+    return X, bayes.em_, bayes
 
 
 def test_plots_of_a_real_posterior(real_fit):

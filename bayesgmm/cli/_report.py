@@ -144,7 +144,7 @@ def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
         within = {c: k for c, k in close.items() if c in ("waic", "loo")}
         print(
             f"{indent}chosen (WAIC/LOO: smallest K within 2 paired standard errors of the best): "
-            f"{_picks(within)}"
+            + (_picks(within) or "none (no posterior could be ranked: see the table's flags)")
         )
     else:
         print(f"{indent}chosen: {_picks(picks)}")
