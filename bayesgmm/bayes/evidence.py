@@ -52,10 +52,11 @@ from scipy.special import gammaln, logsumexp
 
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ._likelihood import mixture_loglike_and_grad
+from ._unconstrained import from_unconstrained, log_prior, to_unconstrained
 from .compare import CriterionWarning
-from .model import Priors, _lkj_log_normaliser, model_kind
+from .model import Priors, model_kind
 
-__all__ = ["EvidenceEstimate", "log_evidence", "log_prior", "to_unconstrained", "from_unconstrained"]
+__all__ = ["EvidenceEstimate", "log_evidence"]
 
 PROPOSALS = ("normal", "t")
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -111,152 +112,13 @@ class EvidenceEstimate:
         return 2.0 * self.se
 
 
-# --------------------------------------------------------------------------- parameters
-def _kind_scale_shape(kind: str, k: int, d: int) -> tuple[int, ...]:
-    return (k, d, d) if kind == "full" else (k, d)
-
-
-def n_unconstrained(kind: str, k: int, d: int) -> int:
-    """Length of the unconstrained vector: (K - 1) + K d + K d (diag) or K d (d + 1) / 2 (full)."""
-    per = d * (d + 1) // 2 if kind == "full" else d
-    return (k - 1) + k * d + k * per
-
-
-def to_unconstrained(w: np.ndarray, mu: np.ndarray, scale: np.ndarray, kind: str):
-    """Map parameter points to unconstrained vectors; also return log |d theta / d z|.
-
-    Parameters
-    ----------
-    w : array of shape (S, K)
-    mu : array of shape (S, K, d)
-    scale : array of shape (S, K, d) (standard deviations, ``"diag"``) or (S, K, d, d)
-        (lower Cholesky factors of the covariances, ``"full"``)
-    kind : {"diag", "full"}
-
-    Returns
-    -------
-    z : array of shape (S, p)
-        ``[log(w_k / w_K) for k < K, mu (raveled), log sd]`` or, for ``"full"``, the
-        lower triangle of each Cholesky factor with its diagonal logged (row-major).
-    log_jac : array of shape (S,)
-        ``log |d theta / d z|``: ``sum_k log w_k`` (the weights' additive log-ratio,
-        K > 1) plus the sum of the logged entries. It is invariant under relabelling.
-    """
-    S, k, d = mu.shape
-    parts = []
-    log_jac = np.zeros(S)
-    if k > 1:
-        lw = np.log(w)
-        parts.append(lw[:, :-1] - lw[:, -1:])
-        log_jac += lw.sum(axis=1)
-    parts.append(mu.reshape(S, -1))
-    if kind == "full":
-        il, jl = np.tril_indices(d)
-        tri = scale[:, :, il, jl].copy()
-        diag = il == jl
-        tri[:, :, diag] = np.log(tri[:, :, diag])
-        log_jac += tri[:, :, diag].sum(axis=(1, 2))
-        parts.append(tri.reshape(S, -1))
-    else:
-        ls = np.log(scale)
-        log_jac += ls.sum(axis=(1, 2))
-        parts.append(ls.reshape(S, -1))
-    return np.concatenate(parts, axis=1), log_jac
-
-
-def from_unconstrained(z: np.ndarray, kind: str, k: int, d: int):
-    """Inverse of :func:`to_unconstrained`: ``(w, mu, scale, log_jac)``."""
-    z = np.atleast_2d(z)
-    S = z.shape[0]
-    log_jac = np.zeros(S)
-    if k > 1:
-        a = np.concatenate([z[:, : k - 1], np.zeros((S, 1))], axis=1)
-        lw = a - logsumexp(a, axis=1, keepdims=True)
-        w = np.exp(lw)
-        log_jac += lw.sum(axis=1)
-    else:
-        w = np.ones((S, 1))
-    pos = k - 1
-    mu = z[:, pos : pos + k * d].reshape(S, k, d)
-    pos += k * d
-    if kind == "full":
-        il, jl = np.tril_indices(d)
-        diag = il == jl
-        tri = z[:, pos:].reshape(S, k, len(il)).copy()
-        log_jac += tri[:, :, diag].sum(axis=(1, 2))
-        tri[:, :, diag] = np.exp(tri[:, :, diag])
-        scale = np.zeros((S, k, d, d))
-        scale[:, :, il, jl] = tri
-    else:
-        ls = z[:, pos:].reshape(S, k, d)
-        log_jac += ls.sum(axis=(1, 2))
-        scale = np.exp(ls)
-    return w, mu, scale, log_jac
-
-
-def _halfnormal_logpdf(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return 0.5 * math.log(2.0 / math.pi) - np.log(scale) - 0.5 * (x / scale) ** 2
-
-
-def _lkj_cholesky_cov_logpdf(L: np.ndarray, sd_scale: np.ndarray, eta: float) -> np.ndarray:
-    """log density of a covariance's Cholesky factor (lower triangle incl. diagonal).
-
-    Standard deviations ``s_i ~ HalfNormal(sd_scale_i)`` and correlations ``R = C C^T ~
-    LKJ(eta)``; ``L = diag(s) C``. With the density of ``C`` in its strictly lower
-    entries, ``c^-1 prod_{i>=2} C_ii^(d - i + 2 eta - 2)`` (Stan's ``lkj_corr_cholesky``,
-    rows counted from 1), and the change of variables row by row, ``d^i L = s_i^(i-1) /
-    C_ii ds_i dC_i``, the density of ``L`` is
-    ``prod_i HalfNormal(s_i) C_ii s_i^-(i-1) x LKJ_chol(C)``.
-    """
-    d = L.shape[-1]
-    s = np.sqrt(np.sum(L * L, axis=-1))  # row norms, (..., d)
-    cdiag = np.diagonal(L, axis1=-2, axis2=-1) / s
-    i = np.arange(1, d + 1)
-    out = _halfnormal_logpdf(s, sd_scale).sum(axis=-1)
-    out = out + np.sum((d - i + 2.0 * eta - 2.0)[1:] * np.log(cdiag[..., 1:]), axis=-1)
-    out = out + np.sum(np.log(cdiag) - (i - 1) * np.log(s), axis=-1)
-    return out - _lkj_log_normaliser(d, eta) if d > 1 else out
-
-
-def log_prior(w, mu, scale, kind: str, hyper: dict) -> np.ndarray:
-    """Exchangeable log prior density of parameter points (no ordering, no ``K!``).
-
-    The model's prior orders the means along the first feature; on that ordered region
-    its density is ``K!`` times this one. Here the Dirichlet on the weights is evaluated
-    with the components sorted by their first mean (so a non-symmetric ``alpha`` keeps
-    its meaning: ``alpha[0]`` belongs to the leftmost component), which makes the density
-    invariant under relabelling while integrating to 1 over all labellings.
-
-    Parameters
-    ----------
-    w, mu, scale : arrays as in :func:`to_unconstrained`
-    kind : {"diag", "full"}
-    hyper : dict
-        :meth:`bayesgmm.bayes.model.Priors.resolve`'s output.
-    """
-    S, k, d = mu.shape
-    out = np.zeros(S)
-    if k > 1:
-        alpha = np.asarray(hyper["alpha"], dtype=float)
-        order = np.argsort(mu[:, :, 0], axis=1, kind="stable")
-        ws = np.take_along_axis(w, order, axis=1)
-        out += gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha - 1.0) * np.log(ws), axis=1)
-    loc, msc = hyper["mean_loc"], hyper["mean_scale"]
-    out += np.sum(-0.5 * _LOG_2PI - np.log(msc) - 0.5 * ((mu - loc) / msc) ** 2, axis=(1, 2))
-    if kind == "full":
-        out += _lkj_cholesky_cov_logpdf(scale, np.asarray(hyper["sd_scale"]), hyper["lkj_eta"]).sum(axis=1)
-    else:
-        out += _halfnormal_logpdf(scale, np.asarray(hyper["sd_scale"])).sum(axis=(1, 2))
-    return out
-
-
+# --------------------------------------------------------------------------- likelihood
 def _log_likelihood(X: np.ndarray, shift: np.ndarray, w, mu, scale, kind: str) -> np.ndarray:
     """Total log-likelihood of every parameter point: one fused pass each."""
     S = w.shape[0]
     out = np.empty(S)
-    sc = scale if kind == "full" else scale
     for s in range(S):
-        ll = mixture_loglike_and_grad(X, shift, w[s], mu[s], sc[s], kind)[0]
+        ll = mixture_loglike_and_grad(X, shift, w[s], mu[s], scale[s], kind)[0]
         out[s] = ll if np.isfinite(ll) else -np.inf
     return out
 
@@ -334,8 +196,9 @@ def _bridge_se(l1: np.ndarray, l2: np.ndarray, log_z: float, n_chains: int) -> f
 
     n1, n2 = l1.size, l2.size
     s1, s2 = n1 / (n1 + n2), n2 / (n1 + n2)
-    f1 = 1.0 / (s1 + s2 * np.exp(-(l2 - log_z)))  # p/(s1 p + s2 g) at proposal draws
-    f2 = 1.0 / (s1 * np.exp(l1 - log_z) + s2)  # g/(s1 p + s2 g) at posterior draws
+    with np.errstate(over="ignore"):  # exp -> inf gives f = 0, the right limit
+        f1 = 1.0 / (s1 + s2 * np.exp(-(l2 - log_z)))  # p/(s1 p + s2 g) at proposal draws
+        f2 = 1.0 / (s1 * np.exp(l1 - log_z) + s2)  # g/(s1 p + s2 g) at posterior draws
     f2c = f2.reshape(n_chains, -1)
     if np.ptp(f2) > 0 and f2c.shape[1] >= 4:
         ess = float(az.ess(f2c, method="mean"))
@@ -401,7 +264,9 @@ def log_evidence(
     if getattr(bayes, "idata_", None) is None:
         from ..exceptions import NotFittedError
 
-        raise NotFittedError("The 'bayes' argument must be a fitted BayesianGaussianMixture. Call 'fit' first.")
+        raise NotFittedError(
+            "The 'bayes' argument must be a fitted BayesianGaussianMixture. Call 'fit' first."
+        )
     X = np.ascontiguousarray(check_X(X), dtype=np.float64)
     n, d = X.shape
     if d != bayes.n_features_in_:
@@ -438,14 +303,16 @@ def log_evidence(
 
     # proposal draws
     z2 = g.sample(n_proposal, rng)
-    w2, mu2, sc2, lj2 = from_unconstrained(z2, kind, k, d)
-    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+    with np.errstate(over="ignore", under="ignore", divide="ignore", invalid="ignore"):
+        # a proposal draw far in the tails can overflow to a zero prior density: l2 = -inf
+        w2, mu2, sc2, lj2 = from_unconstrained(z2, kind, k, d)
         lp2 = log_prior(w2, mu2, sc2, kind, hyper)
-    ok = np.isfinite(lp2) & np.isfinite(lj2)
+        gs2 = g.logpdf_sym(w2, mu2, sc2)
+    ok = np.isfinite(lp2) & np.isfinite(lj2) & np.isfinite(gs2)
     lq2 = np.full(n_proposal, -np.inf)
     if ok.any():
         lq2[ok] = _log_likelihood(X, shift, w2[ok], mu2[ok], sc2[ok], kind) + lp2[ok] + lj2[ok]
-    l2 = lq2 - g.logpdf_sym(w2, mu2, sc2)
+    l2 = np.where(ok, lq2 - gs2, -np.inf)
 
     problems = []
     if not np.all(np.isfinite(l1)):
