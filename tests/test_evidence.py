@@ -209,7 +209,8 @@ def test_prior_matches_pymc_model_logp_on_the_ordered_region(covariance_type, k,
             A = rng.normal(size=(k, d, d))
             L = np.linalg.cholesky(A @ np.swapaxes(A, -1, -2) + np.eye(d))
             scale = L
-            init = {f"chol_{j}": L[j][np.tril_indices(d)] for j in range(k)}
+            il, jl = np.tril_indices(d)
+            init = {"chol": L[:, il, jl]}
         else:
             scale = rng.uniform(0.3, 3.0, size=(k, d))
             init = {"sigma": scale[:, 0] if d == 1 else scale}
