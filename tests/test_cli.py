@@ -496,7 +496,7 @@ def test_demo_small(tmp_path, capsys, monkeypatch):
     _without_matplotlib(monkeypatch)
     out = tmp_path / "demo"
     rc, stdout, err = _run(capsys, "demo", "--subset", "300", "--draws", "100", "--tune", "100", "--k", "none",
-                           "--out", out, "--quiet")  # fmt: skip
+                           "--n-init", "1", "--out", out, "--quiet")  # fmt: skip
     assert rc == 0, err
     assert sorted(os.listdir(out)) == ["em_vs_posterior.csv", "summary.json"]
     assert "plots skipped (trace.png, em_vs_posterior.png, density.png)" in err
