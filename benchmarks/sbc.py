@@ -56,7 +56,7 @@ def simulate(seed: int, n: int):
     return truth, x[:, None]
 
 
-def replicate(seed: int, n: int = 100, draws: int = 100, tune: int = 200, thin: int = 2) -> dict:
+def replicate(seed: int, n: int = 100, draws: int = 100, tune: int = 150, thin: int = 2) -> dict:
     """Simulate, fit, and rank the truth among ``L = 2 draws / thin - 1`` thinned draws."""
     from bayesgmm.bayes.model import Priors
     from bayesgmm.bayes.sampling import BayesianGaussianMixture
@@ -119,25 +119,39 @@ def uniformity(ranks: np.ndarray, L: int, *, bins: int = BINS, seed: int = 0) ->
     }
 
 
-def run(reps: int, *, n: int, draws: int, tune: int, thin: int, processes: int, seed: int) -> dict:
-    seeds = [int(s) for s in np.random.default_rng(seed).integers(2**31 - 1, size=reps)]
-    t0 = time.perf_counter()
-    if processes > 1:
-        with ProcessPoolExecutor(processes) as pool:
-            results = list(
-                pool.map(replicate, seeds, [n] * reps, [draws] * reps, [tune] * reps, [thin] * reps)
-            )
-    else:
-        results = [replicate(s, n, draws, tune, thin) for s in seeds]
-    wall = time.perf_counter() - t0
-    L = results[0]["L"]
+def _summary(results: list, settings: dict, wall: float) -> dict:
+    L = settings["L"]
     tests = {p: uniformity(np.array([r["ranks"][p] for r in results]), L) for p in PARAMS}
-    return {
-        "settings": {"reps": reps, "n": n, "draws": draws, "tune": tune, "thin": thin, "L": L, "seed": seed},
-        "wall_seconds": wall,
-        "tests": tests,
-        "replications": results,
+    return {"settings": settings, "wall_seconds": wall, "tests": tests, "replications": results}
+
+
+def run(
+    reps: int, *, n: int, draws: int, tune: int, thin: int, processes: int, seed: int, checkpoint=None
+) -> dict:
+    """All replications (in ``processes`` worker processes); ``checkpoint(partial)`` every 10."""
+    seeds = [int(s) for s in np.random.default_rng(seed).integers(2**31 - 1, size=reps)]
+    settings = {
+        "reps": reps,
+        "n": n,
+        "draws": draws,
+        "tune": tune,
+        "thin": thin,
+        "L": (2 * draws) // thin - 1,
     }
+    settings["seed"] = seed
+    t0 = time.perf_counter()
+    results: list = []
+    args = ([n] * reps, [draws] * reps, [tune] * reps, [thin] * reps)
+    pool = ProcessPoolExecutor(processes) if processes > 1 else None
+    try:
+        for r in (pool.map if pool else map)(replicate, seeds, *args):
+            results.append(r)
+            if checkpoint is not None and len(results) % 10 == 0:
+                checkpoint(_summary(results, dict(settings, reps=len(results)), time.perf_counter() - t0))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    return _summary(results, settings, time.perf_counter() - t0)
 
 
 def plot(result: dict, path: str) -> None:
@@ -183,14 +197,29 @@ def main(argv=None) -> int:
     ap.add_argument("--reps", type=int, default=200)
     ap.add_argument("--n", type=int, default=100, help="data points per replication")
     ap.add_argument("--draws", type=int, default=100, help="draws per chain (2 chains)")
-    ap.add_argument("--tune", type=int, default=200)
+    ap.add_argument("--tune", type=int, default=150)
     ap.add_argument("--thin", type=int, default=2)
     ap.add_argument("--processes", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--png", default="benchmarks/sbc_ranks.png")
     ap.add_argument("--json", default="benchmarks/sbc_ranks.json")
     a = ap.parse_args(argv)
-    res = run(a.reps, n=a.n, draws=a.draws, tune=a.tune, thin=a.thin, processes=a.processes, seed=a.seed)
+
+    def checkpoint(partial):
+        if a.json:
+            _atomic(a.json, lambda f: f.write(json.dumps(partial, indent=1).encode()))
+        print(f"  {partial['settings']['reps']} replications, {partial['wall_seconds']:.0f} s", flush=True)
+
+    res = run(
+        a.reps,
+        n=a.n,
+        draws=a.draws,
+        tune=a.tune,
+        thin=a.thin,
+        processes=a.processes,
+        seed=a.seed,
+        checkpoint=checkpoint,
+    )
     s = res["settings"]
     print(
         f"SBC: {s['reps']} replications, n={s['n']}, 2 chains x ({s['tune']} tune + {s['draws']} draws), "
