@@ -25,8 +25,15 @@ from ._validation import check_int, check_real, check_X
 
 __all__ = ["plot_clusters", "plot_criteria", "plot_density", "plot_em_vs_posterior"]
 
-_CRITERIA = ("aic", "bic", "icl", "waic", "loo")
-_LABELS = {"aic": "AIC", "bic": "BIC", "icl": "ICL", "waic": "WAIC", "loo": "PSIS-LOO"}
+_CRITERIA = ("aic", "bic", "icl", "waic", "loo", "evidence")
+_LABELS = {
+    "aic": "AIC",
+    "bic": "BIC",
+    "icl": "ICL",
+    "waic": "WAIC",
+    "loo": "PSIS-LOO",
+    "evidence": "-2 log evidence",
+}
 
 
 def _axes(ax):
@@ -220,11 +227,13 @@ def plot_criteria(
     table : pandas.DataFrame
         From :func:`bayesgmm.bayes.compare.compare_models` or :func:`bayesgmm.select`:
         column ``k``, criterion columns on the deviance scale, optionally
-        ``covariance_type`` and the standard errors ``waic_se`` / ``loo_se`` (drawn as
-        error bars).
+        ``covariance_type`` and the standard errors ``waic_se`` / ``loo_se`` /
+        ``evidence_se`` (drawn as error bars; ``evidence`` is ``-2 log p(X | K)``, on
+        BIC's scale).
     ax : matplotlib Axes, optional
     criteria : sequence of str, optional
-        Default: every one of aic, bic, icl, waic, loo that the table has (non-missing).
+        Default: every one of aic, bic, icl, waic, loo, evidence that the table has
+        (non-missing).
     relative : bool, default=True
         Plot each criterion minus its best value (so the chosen K sits at 0 and criteria
         of very different size share the axes, on a symmetric-log scale); False plots

@@ -26,6 +26,7 @@ from bayesgmm.bayes.compare import (  # noqa: E402
     loo,
     waic,
 )
+from bayesgmm.bayes.evidence import log_evidence  # noqa: E402
 from bayesgmm.criteria import chosen  # noqa: E402
 from bayesgmm.em import CONVERGED_TOL  # noqa: E402
 from bayesgmm.exceptions import ConvergenceWarning, SamplingWarning  # noqa: E402
@@ -34,9 +35,12 @@ COLUMNS = [
     "k", "covariance_type", "loglik", "em_converged", "n_params", "aic", "bic", "icl",
     "waic", "p_waic", "waic_se", "loo", "p_loo", "loo_se", "waic_warning", "loo_warning",
     "max_rhat", "min_ess_bulk", "divergences", "invariant_max_rhat", "invariant_min_ess_bulk",
-    "invariant_ok", "flag", "waic_diff", "waic_diff_se", "loo_diff", "loo_diff_se",
-    "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "chosen_by",
+    "invariant_ok", "flag", "evidence", "evidence_se", "evidence_warning",
+    "waic_diff", "waic_diff_se", "loo_diff", "loo_diff_se",
+    "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "rank_evidence", "chosen_by",
 ]  # fmt: skip
+# compare() without extra criteria: no evidence columns
+PURE_COLUMNS = [c for c in COLUMNS if "evidence" not in c]
 
 
 def _quietly(fn, *args, **kwargs):
@@ -72,6 +76,11 @@ def test_table_shape_and_columns(small):
     em_only = table[table["covariance_type"] == "spherical"]
     assert em_only[["waic", "loo", "waic_se", "rank_waic"]].isna().all().all()
     assert models[(2, "spherical")][1] is None
+    # the log evidence of every posterior, beside BIC (EM-only rows have none)
+    assert em_only[["evidence", "evidence_se", "rank_evidence"]].isna().all().all()
+    full = table[table["covariance_type"] == "full"]
+    assert (full["evidence_se"] > 0).all() and np.isfinite(full["evidence"]).all()
+    assert table.loc[2, "rank_evidence"] == 1 and "evidence" in table.loc[2, "chosen_by"].split(",")
 
 
 def test_em_columns_are_the_em_fits(small):
@@ -83,8 +92,8 @@ def test_em_columns_are_the_em_fits(small):
         assert_allclose([row.aic, row.bic, row.icl], [em.aic(X), em.bic(X), em.icl(X)], rtol=1e-12)
 
 
-def test_bayes_columns_are_waic_and_loo_of_the_posteriors(small):
-    _, table, models, _ = small
+def test_bayes_columns_are_waic_loo_and_evidence_of_the_posteriors(small):
+    X, table, models, _ = small
     for row in table[table["covariance_type"] == "full"].itertuples():
         em, bayes = models[(row.k, "full")]
         assert bayes.em_ is em  # the chains started at that EM fit
@@ -93,6 +102,9 @@ def test_bayes_columns_are_waic_and_loo_of_the_posteriors(small):
         assert_allclose([row.loo, row.p_loo, row.loo_se], [lo.value, lo.p, lo.se], rtol=1e-12)
         assert row.waic_warning == w.warning and row.loo_warning == lo.warning
         assert row.max_rhat == bayes.diagnostics_["max_rhat"]
+        ev, _ = _quietly(log_evidence, bayes, X, random_state=bayes.random_state)  # the same seed
+        assert_allclose([row.evidence, row.evidence_se], [ev.deviance, ev.deviance_se], rtol=1e-12)
+        assert row.evidence_warning == ev.warning
 
 
 def test_deviance_scale_ranks_and_choices(small):
@@ -102,7 +114,7 @@ def test_deviance_scale_ranks_and_choices(small):
         best = int(np.nanargmin(col.to_numpy(dtype=float)))
         assert table[f"rank_{crit}"].iloc[best] == 1
         assert crit in table["chosen_by"].iloc[best].split(",")
-    assert chosen(table) == {c: 2 for c in ("aic", "bic", "icl", "waic", "loo")}
+    assert chosen(table) == {c: 2 for c in ("aic", "bic", "icl", "waic", "loo", "evidence")}
     # two clearly separated groups: K=2 wins by a wide margin on every scale
     full = table[table["covariance_type"] == "full"].set_index("k")
     assert full.loc[1, "waic"] - full.loc[2, "waic"] > 2 * full.loc[1, "waic_diff_se"]
@@ -149,7 +161,7 @@ def _result(rng, k, level, *, ok=True, extra=None):
 def test_compare_is_a_function_of_the_results(rng):
     results = [_result(rng, 1, -2.0), _result(rng, 2, -1.0), _result(rng, 3, -1.01)]
     table = compare(results)
-    assert list(table.columns) == COLUMNS
+    assert list(table.columns) == PURE_COLUMNS
     assert table["k"].tolist() == [1, 2, 3]
     assert_allclose(table["waic"], [r.waic.deviance for r in results], rtol=1e-12)
     assert_allclose(table["loo_se"], [r.loo.deviance_se for r in results], rtol=1e-12)

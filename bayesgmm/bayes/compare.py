@@ -12,7 +12,9 @@ Two layers, as in ArviZ's ``compare``:
 Every criterion is on the deviance scale, where lower is better: ``aic = -2 log L + 2 p``,
 ``bic = -2 log L + p log n`` and ``icl`` (BIC plus twice the classification entropy) at
 the maximum-likelihood estimate; ``waic = -2 (lppd - p_waic)`` and ``loo = -2 elpd_loo``
-averaged over the posterior (:mod:`bayesgmm.bayes.elpd`).
+averaged over the posterior (:mod:`bayesgmm.bayes.elpd`); ``evidence = -2 log p(X | K)``,
+the quantity BIC approximates, by bridge sampling from the posterior
+(:mod:`bayesgmm.bayes.evidence`).
 
 A K whose label-invariant diagnostics fail (:mod:`bayesgmm.bayes.diagnostics`) keeps its
 WAIC and LOO in the table, but they are not ranked, have no difference to the best row,
@@ -271,6 +273,8 @@ def _result_line(r: ModelResult, i: int, n: int, seconds: float) -> str:
             f"LOO {r.loo.deviance:.1f} +/- {r.loo.deviance_se:.1f}, max R-hat {dg.get('max_rhat', np.nan):.3f}, "
             f"{dg.get('divergences', 0)} divergence(s)"
         )
+        if "evidence" in r.extra:
+            line += f", -2 log evidence {r.extra['evidence']:.1f} +/- {r.extra['evidence_se']:.2f}"
         if r.flag:
             line += f" -- NOT RANKED: {r.flag}"
     return line
@@ -292,12 +296,22 @@ def compare_models(
     random_state: Any = None,
     progress: Any = True,
     return_models: bool = False,
+    evidence: bool = True,
 ):
-    r"""Fit EM and the Bayesian mixture for every K; tabulate AIC, BIC, ICL, WAIC and LOO.
+    r"""Fit EM and the Bayesian mixture for every K; tabulate AIC, BIC, ICL, WAIC, LOO and
+    the log evidence.
 
     For each K: :func:`bayesgmm.em.converged_em`, the Bayesian model
     (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`) started from it, then
-    :func:`model_result`; the table is :func:`compare` of those results.
+    :func:`model_result` and, unless ``evidence=False``,
+    :func:`~bayesgmm.bayes.evidence.log_evidence`; the table is :func:`compare` of those
+    results.
+
+    **Evidence beside BIC.** ``evidence`` is ``-2 log p(X | K)`` under the model's priors,
+    on BIC's scale (``evidence_se`` its Monte Carlo standard error, ``evidence_warning``
+    True when the estimate flags itself). BIC approximates it for large n with a
+    unit-information prior in place of the model's priors; the two differ by O(1) per K,
+    and their differences between two K by about as much.
 
     **Reading WAIC/LOO.** They measure predictive accuracy, and an extra component that
     fits noise (or duplicates another) barely changes the predictive density: between
@@ -329,6 +343,10 @@ def compare_models(
         One line per K: to stderr (True), to the stream given, or nowhere (False).
     return_models : bool, default=False
         Also return ``{(k, covariance_type): (em, bayes_or_None)}``.
+    evidence : bool, default=True
+        Estimate the log evidence of every posterior (columns ``evidence``,
+        ``evidence_se``, ``evidence_warning``; ranked as the criterion ``evidence``). Its
+        cost is one pass over the data per proposal draw.
 
     Returns
     -------
@@ -340,11 +358,12 @@ def compare_models(
     Warns
     -----
     ConvergenceWarning, SamplingWarning, CriterionWarning
-        From EM, from the sampler's diagnostics and from WAIC / LOO.
+        From EM, from the sampler's diagnostics and from WAIC / LOO / the evidence.
     """
     from .._validation import COVARIANCE_TYPES, check_random_state, check_X
     from ..criteria import check_ks
     from ..em import converged_em
+    from .evidence import log_evidence
     from .model import BAYES_COVARIANCE_TYPES
     from .sampling import BayesianGaussianMixture
 
@@ -387,10 +406,14 @@ def compare_models(
                     sampler=sampler,
                     random_state=seed,
                 ).fit(X, em=em)
-            results.append(model_result(X, em, bayes))
+            ev = {}
+            if bayes is not None and evidence:
+                e = log_evidence(bayes, X, random_state=seed)
+                ev = {"evidence": e.deviance, "evidence_se": e.deviance_se, "evidence_warning": e.warning}
+            results.append(model_result(X, em, bayes, extra=ev))
             models[(k, ct)] = (em, bayes)
         say(_result_line(results[-1 - len(extra)], i, len(ks), time.perf_counter() - t0))
-    table = compare(results)
+    table = compare(results, extra_criteria=("evidence",) if evidence else ())
     if return_models:
         return table, models
     return table

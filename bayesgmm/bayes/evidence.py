@@ -32,7 +32,7 @@ labellings.
 error of the bridge estimator (as in the R package ``bridgesampling``), with the
 autocorrelation of the posterior draws through their effective sample size; on the log
 scale it is the standard error of ``log Z``. The estimate flags itself (``warning``, and
-a :class:`~bayesgmm.bayes.compare.CriterionWarning`) when that error exceeds ``max_se``,
+a :class:`~bayesgmm.bayes.elpd.CriterionWarning`) when that error exceeds ``max_se``,
 when the bridge iteration does not converge, or when the sampler's own diagnostics failed
 (R-hat, effective sample size): the draws then do not represent the posterior, and no
 estimator built on them can.
@@ -53,7 +53,7 @@ from scipy.special import gammaln, logsumexp
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ._likelihood import mixture_loglike_and_grad
 from ._unconstrained import from_unconstrained, log_prior, to_unconstrained
-from .compare import CriterionWarning
+from .elpd import CriterionWarning
 from .model import Priors, model_kind
 
 __all__ = ["EvidenceEstimate", "log_evidence"]
@@ -253,7 +253,7 @@ def log_evidence(
         Standard errors (nats) above this make the estimate flag itself.
     random_state : int, numpy Generator or None
     warn : bool, default=True
-        Emit a :class:`~bayesgmm.bayes.compare.CriterionWarning` when the estimate flags
+        Emit a :class:`~bayesgmm.bayes.elpd.CriterionWarning` when the estimate flags
         itself (the ``warning`` field is set either way).
 
     Returns
