@@ -536,3 +536,28 @@ def test_demo_default_run(tmp_path, capsys):
     assert summary["posterior"]["diagnostics"]["max_rhat"] <= 1.01
     assert all(row["em_in_hdi"] for row in summary["em_vs_posterior"])
     assert summary["chosen"]["bic"] == 2 and summary["chosen"]["waic"] == 2 and summary["chosen"]["loo"] == 2
+
+
+def test_comparison_printer_shows_every_column_and_the_occupied_components(capsys):
+    from bayesgmm.cli._report import print_comparison
+    from bayesgmm.criteria import rank_criteria
+
+    table = pd.DataFrame({"k": [1, 2, 3], "bic": [30.0, 10.0, 20.0], "evidence": [31.0, 12.5, 19.0],
+                          "error": ["", "", ""], "new_column": [0.5, 0.25, 0.125]})  # fmt: skip
+    rank_criteria(table, ["bic", "evidence"])
+    table.attrs["occupied"] = {1: 0.0, 2: 0.9, 3: 0.1}
+    table.attrs["occupied_diagnostics_ok"] = False
+    entries = print_comparison(table)
+    out = capsys.readouterr().out
+    header = out.splitlines()[0].split()
+    assert header == ["k", "bic", "evidence", "new_column", "rank_bic", "rank_evidence", "chosen_by"]
+    assert "chosen: BIC K=2, EVIDENCE K=2" in out
+    assert (
+        "posterior of the number of occupied components (sparse fit, K_max=3): 1: 0.000, 2: 0.900, "
+        "3: 0.100; most probable 2 -- its label-invariant diagnostics fail" in out
+    )
+    assert entries["chosen"] == {"bic": 2, "evidence": 2}
+    assert entries["occupied_components"] == {
+        "probabilities": {1: 0.0, 2: 0.9, 3: 0.1},
+        "diagnostics_ok": False,
+    }
