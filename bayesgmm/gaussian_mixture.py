@@ -311,14 +311,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         return GMMParams(self.weights_, self.means_, self.covariances_, self.covariance_type)
 
+    def _natural_parameters(self, shift):
+        """The fitted mixture as the fused pass's W (computed in float64 whatever the dtype)."""
+        as64 = [
+            np.asarray(a, dtype=np.float64) for a in (self.weights_, self.means_, self.precisions_cholesky_)
+        ]
+        return _kernels.natural_parameters(*as64, self.covariance_type, shift)
+
     def _log_prob_resp(self, X64):
-        W = _kernels.natural_parameters(
-            np.asarray(self.weights_, dtype=np.float64),
-            np.asarray(self.means_, dtype=np.float64),
-            np.asarray(self.precisions_cholesky_, dtype=np.float64),
-            self.covariance_type,
-            self._shift,
-        )
+        W = self._natural_parameters(self._shift)
         return _kernels.log_prob_resp(X64, W, self._shift, self.covariance_type)
 
     def _predict_data(self, X):
@@ -385,14 +386,9 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         check_is_fitted(self)
         if is_dask_array(X):
             data = as_data(check_X(X, allow_dask=True), "auto", sample_weight)
-            W = _kernels.natural_parameters(
-                np.asarray(self.weights_, dtype=np.float64),
-                np.asarray(self.means_, dtype=np.float64),
-                np.asarray(self.precisions_cholesky_, dtype=np.float64),
-                self.covariance_type,
-                data.shift,
-            )
-            return data.stats(W, self.covariance_type)[0], data.total_weight
+            return data.stats(self._natural_parameters(data.shift), self.covariance_type)[
+                0
+            ], data.total_weight
         lp = self.score_samples(X).astype(np.float64)
         if sample_weight is None:
             return float(lp.sum()), float(lp.shape[0])

@@ -25,8 +25,15 @@ from ._validation import check_int, check_real, check_X
 
 __all__ = ["plot_clusters", "plot_criteria", "plot_density", "plot_em_vs_posterior"]
 
-_CRITERIA = ("aic", "bic", "icl", "waic", "loo")
-_LABELS = {"aic": "AIC", "bic": "BIC", "icl": "ICL", "waic": "WAIC", "loo": "PSIS-LOO"}
+_CRITERIA = ("aic", "bic", "icl", "waic", "loo", "evidence")
+_LABELS = {
+    "aic": "AIC",
+    "bic": "BIC",
+    "icl": "ICL",
+    "waic": "WAIC",
+    "loo": "PSIS-LOO",
+    "evidence": "-2 log evidence",
+}
 
 
 def _axes(ax):
@@ -124,12 +131,9 @@ def plot_density(
 def _full_covariances(model: Any) -> np.ndarray:
     from .params import GMMParams
 
-    ct = getattr(model, "covariance_type", "full")
     cov = np.asarray(model.covariances_, dtype=float)
-    if ct == "full" and cov.ndim == 2:  # one feature stored as (K, d) is not "full"
-        ct = "diag"
     w = np.asarray(model.weights_, dtype=float)
-    return GMMParams(w / w.sum(), model.means_, cov, ct).covariances_full()
+    return GMMParams(w / w.sum(), model.means_, cov, model.covariance_type).covariances_full()
 
 
 def plot_clusters(
@@ -223,11 +227,13 @@ def plot_criteria(
     table : pandas.DataFrame
         From :func:`bayesgmm.bayes.compare.compare_models` or :func:`bayesgmm.select`:
         column ``k``, criterion columns on the deviance scale, optionally
-        ``covariance_type`` and the standard errors ``waic_se`` / ``loo_se`` (drawn as
-        error bars).
+        ``covariance_type`` and the standard errors ``waic_se`` / ``loo_se`` /
+        ``evidence_se`` (drawn as error bars; ``evidence`` is ``-2 log p(X | K)``, on
+        BIC's scale).
     ax : matplotlib Axes, optional
     criteria : sequence of str, optional
-        Default: every one of aic, bic, icl, waic, loo that the table has (non-missing).
+        Default: every one of aic, bic, icl, waic, loo, evidence that the table has
+        (non-missing).
     relative : bool, default=True
         Plot each criterion minus its best value (so the chosen K sits at 0 and criteria
         of very different size share the axes, on a symmetric-log scale); False plots

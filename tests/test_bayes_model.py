@@ -108,11 +108,12 @@ def test_model_structure_full_2d():
     assert list(m.coords["component"]) == [0, 1, 2]
     assert list(m.coords["feature"]) == [0, 1]
     assert len(m.coords["obs_id"]) == X.shape[0]
-    assert sorted(v.name for v in m.free_RVs) == ["chol_0", "chol_1", "chol_2", "mu", "w"]
+    assert sorted(v.name for v in m.free_RVs) == ["chol", "mu", "w"]
+    assert m.named_vars_to_dims["chol"] == ("component", "packed")
     assert m.named_vars_to_dims["w"] == ("component",)
     assert m.named_vars_to_dims["mu"] == ("component", "feature")
     assert m.named_vars_to_dims["sigma"] == ("component", "feature")
-    assert sorted(p.name for p in m.potentials) == ["lkj_normalisation", "loglike"]
+    assert [p.name for p in m.potentials] == ["loglike"]
     assert not m.observed_RVs
 
 
@@ -313,7 +314,7 @@ def test_logp_matches_scipy_2d_full_lkj(likelihood):
     mu = np.array([[-3.8, 0.3], [0.2, 3.9], [4.1, 0.2]])
     covs = np.array([[[1.2, 0.1], [0.1, 0.8]], [[1.0, 0.6], [0.6, 1.3]], [[1.8, -0.4], [-0.4, 0.6]]])
     il = np.tril_indices(2)
-    values = {"w": w, "mu": mu} | {f"chol_{k}": np.linalg.cholesky(c)[il] for k, c in enumerate(covs)}
+    values = {"w": w, "mu": mu, "chol": np.linalg.cholesky(covs)[:, il[0], il[1]]}
     logp = _compile_logp_nojac(m)(_transformed(m, values))
     std = X.std(axis=0)
     prior = stats.dirichlet.logpdf(w, np.ones(3)) + stats.norm.logpdf(mu, X.mean(axis=0), 2 * std).sum()
@@ -329,8 +330,8 @@ def test_logp_matches_scipy_2d_full_lkj(likelihood):
 
 @pytest.mark.parametrize("n, eta", [(2, 1.0), (2, 2.0), (3, 2.0), (4, 3.5)])
 def test_lkj_log_normaliser(n, eta):
-    """The corrected constant integrates the LKJ density to 1 (n = 2 in closed form) and
-    matches the recursion for larger n."""
+    """The LKJ constant integrates the density to 1 (n = 2 by quadrature) and, for every n,
+    puts the batched density at the identity where the closed form says it is."""
     from bayesgmm.bayes.model import _lkj_log_normaliser
 
     if n == 2:
@@ -338,18 +339,37 @@ def test_lkj_log_normaliser(n, eta):
 
         total = quad(lambda r: (1 - r * r) ** (eta - 1), -1, 1)[0]
         assert_allclose(_lkj_log_normaliser(2, eta), np.log(total), rtol=1e-12)
-    # PyMC's constant + correction == -log c_n(eta), whatever PyMC's sign
-    dist = pm.LKJCholeskyCov.dist(
-        eta=eta, n=n, sd_dist=pm.HalfNormal.dist(sigma=np.ones(n), shape=n), compute_corr=False
-    )
-    lp_identity = (
-        float(pm.logp(dist, np.eye(n)[np.tril_indices(n)]).eval()) - stats.halfnorm.logpdf(np.ones(n)).sum()
-    )
-    from bayesgmm.bayes.model import lkj_normalisation_correction
+    # at L = I every correlation term vanishes: the density is sum log HalfNormal(1) - log c
+    lp = _batched_lkj_logp(np.eye(n)[np.tril_indices(n)][None], eta, np.ones(n))
+    assert_allclose(lp, [stats.halfnorm.logpdf(np.ones(n)).sum() - _lkj_log_normaliser(n, eta)], rtol=1e-12)
 
-    assert_allclose(
-        lp_identity + lkj_normalisation_correction(n, eta), -_lkj_log_normaliser(n, eta), rtol=1e-12
+
+def _batched_lkj_logp(values, eta, sd_scale):
+    from bayesgmm.bayes.model import lkj_cholesky_cov_logp
+
+    return lkj_cholesky_cov_logp(pm.pytensorf.floatX(np.asarray(values)), eta, np.asarray(sd_scale)).eval()
+
+
+@pytest.mark.parametrize("n, eta", [(2, 2.0), (3, 1.5), (4, 3.5)])
+def test_batched_lkj_equals_pymc_up_to_its_constant(rng, n, eta):
+    """Row by row, the batched density is PyMC's one-factor LKJCholeskyCov density, shifted
+    by the same constant for every factor (PyMC's sign of the LKJ normaliser)."""
+    sd_scale = rng.uniform(0.5, 2.0, size=n)
+    A = rng.normal(size=(4, n, n))
+    L = np.linalg.cholesky(A @ np.swapaxes(A, 1, 2) + np.eye(n))
+    il = np.tril_indices(n)
+    packed = L[:, il[0], il[1]]
+    ours = _batched_lkj_logp(packed, eta, sd_scale)
+    dist = pm.LKJCholeskyCov.dist(
+        eta=eta, n=n, sd_dist=pm.HalfNormal.dist(sigma=sd_scale, shape=n), compute_corr=False
     )
+    theirs = np.array([float(pm.logp(dist, p).eval()) for p in packed])
+    shift = ours - theirs
+    assert_allclose(shift, shift[0], rtol=0, atol=1e-10)
+    from bayesgmm.bayes.model import _lkj_log_normaliser
+
+    # PyMC's constant agrees with the closed form to ~1e-7 (its own evaluation of it)
+    assert_allclose(shift[0], -2 * _lkj_log_normaliser(n, eta), rtol=0, atol=1e-6)
 
 
 # ----------------------------------------------------------------------------- transform, starts
@@ -382,7 +402,7 @@ def test_initial_values_are_ordered_and_invert_the_parametrisation():
     assert_allclose(iv["mu"][:, 0], [-1.0, 0.5, 2.0])
     il = np.tril_indices(2)
     L = np.zeros((2, 2))
-    L[il] = iv["chol_2"]
+    L[il] = iv["chol"][2]
     assert_allclose(L @ L.T, [[1.0, 0.2], [0.2, 2.0]])
     ivd = initial_values(p, "diag")
     assert_allclose(ivd["sigma"], np.sqrt([[1.0, 1.0], [0.5, 0.4], [1.0, 2.0]]))

@@ -14,7 +14,7 @@ az = pytest.importorskip("arviz")
 
 from bayesgmm import GaussianMixture, load_heights, make_mixture  # noqa: E402
 from bayesgmm.bayes.sampling import BayesianGaussianMixture  # noqa: E402
-from bayesgmm.em import CONVERGED_TOL  # noqa: E402
+from bayesgmm.em import CONVERGED_TOL, converged_em  # noqa: E402
 from bayesgmm.exceptions import NotFittedError, SamplingWarning  # noqa: E402
 
 # The height data's fast test uses 1 000 rows drawn without replacement with
@@ -31,19 +31,23 @@ def heights_subset(n=HEIGHTS_SUBSET):
     return X[idx], y[idx]
 
 
-@pytest.fixture(scope="module")
-def heights_fit():
-    X, y = heights_subset()
-    bayes = BayesianGaussianMixture(2, draws=1000, tune=300, chains=2, random_state=1).fit(X)
-    return X, y, bayes
+@pytest.fixture
+def heights_fit(heights_posterior):
+    """The shared K = 2 posterior of 1 000 height rows (conftest)."""
+    return heights_posterior
 
 
 # ----------------------------------------------------------------------------- height data
 def test_heights_converges_and_em_lies_in_every_94_hdi(heights_fit):
     X, _, bayes = heights_fit
     dg = bayes.diagnostics_
-    assert set(dg) == {"max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "bfmi"}
+    assert set(dg) == {
+        "max_rhat", "min_ess_bulk", "min_ess_tail", "divergences", "bfmi",
+        "invariant", "invariant_max_rhat", "invariant_min_ess_bulk", "invariant_ok",
+    }  # fmt: skip
     assert dg["max_rhat"] <= 1.01
+    assert dg["invariant_ok"] and dg["invariant_max_rhat"] <= 1.01
+    assert set(dg["invariant"]) == {"log_likelihood", "lp", *(f"log_density[{q}]" for q in range(5))}
     assert dg["divergences"] == 0
     assert dg["min_ess_bulk"] >= 400 and dg["min_ess_tail"] >= 400
     assert len(dg["bfmi"]) == 2
@@ -56,7 +60,7 @@ def test_heights_converges_and_em_lies_in_every_94_hdi(heights_fit):
         assert low <= ref[name] <= high, name
     # the EM reference is the converged fit, components sorted by mean
     em = bayes.em_
-    assert em.converged_ and em.tol == CONVERGED_TOL and em.accelerate
+    assert em.converged_ and em.tol == CONVERGED_TOL
     assert ref["mean[0]"] < ref["mean[1]"]
     assert_allclose(ref["mean[0]"], em.means_.min())
 
@@ -168,20 +172,20 @@ def test_parallel_and_sequential_chains_give_the_same_draws():
 )
 def test_parallelism_never_oversubscribes(monkeypatch, cpus, chains, cores, n, expected):
     from bayesgmm import _kernels
-    from bayesgmm.bayes import sampling
+    from bayesgmm.bayes import samplers
 
     monkeypatch.setattr(_kernels, "default_threads", lambda: cpus)
-    assert sampling._parallelism(chains, cores, n) == expected
+    assert samplers.parallelism(chains, cores, n) == expected
 
 
 def test_fit_takes_a_given_em():
     X, _ = heights_subset(300)
-    em = GaussianMixture(2, tol=1e-8, max_iter=10000, random_state=0).fit(X)
+    em = converged_em(X, 2, random_state=0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)
         bayes = BayesianGaussianMixture(2, draws=50, tune=50, random_state=0).fit(X, em=em)
     assert bayes.em_ is em
-    assert bayes.timings_["em"] < 1.0
+    assert_allclose(bayes.reference_.means, em.params_.sorted(0).means)
     with pytest.raises(ValueError, match="means of shape"):
         BayesianGaussianMixture(3).fit(X, em=em)
     with pytest.raises(NotFittedError):

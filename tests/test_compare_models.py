@@ -1,12 +1,13 @@
-"""bayesgmm.bayes.compare.compare_models: EM criteria and WAIC/LOO for every K in one table.
+"""bayesgmm.bayes.compare: the pure comparison of computed results, and compare_models.
 
-The slow tests are issue 4's must-show 2, measured: on the heights AIC, BIC, WAIC and LOO
-choose K = 2 (ICL chooses 1: see test_criteria); on three well-separated 2-D components
-BIC, ICL, WAIC and LOO choose K = 3.
+The slow tests measure the choice of K: on the heights AIC, BIC, WAIC and LOO choose K = 2
+(ICL chooses 1: see test_criteria); on three well-separated 2-D components BIC, ICL, WAIC
+and LOO choose K = 3.
 """
 
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -17,7 +18,15 @@ pytest.importorskip("pymc")
 pd = pytest.importorskip("pandas")
 
 from bayesgmm import load_heights, make_mixture  # noqa: E402
-from bayesgmm.bayes.compare import CriterionWarning, compare_models, loo, waic  # noqa: E402
+from bayesgmm.bayes.compare import (  # noqa: E402
+    CriterionWarning,
+    ModelResult,
+    compare,
+    compare_models,
+    loo,
+    waic,
+)
+from bayesgmm.bayes.evidence import log_evidence  # noqa: E402
 from bayesgmm.criteria import chosen  # noqa: E402
 from bayesgmm.em import CONVERGED_TOL  # noqa: E402
 from bayesgmm.exceptions import ConvergenceWarning, SamplingWarning  # noqa: E402
@@ -25,9 +34,13 @@ from bayesgmm.exceptions import ConvergenceWarning, SamplingWarning  # noqa: E40
 COLUMNS = [
     "k", "covariance_type", "loglik", "em_converged", "n_params", "aic", "bic", "icl",
     "waic", "p_waic", "waic_se", "loo", "p_loo", "loo_se", "waic_warning", "loo_warning",
-    "max_rhat", "min_ess_bulk", "divergences", "waic_diff", "waic_diff_se", "loo_diff", "loo_diff_se",
-    "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "chosen_by",
+    "max_rhat", "min_ess_bulk", "divergences", "invariant_max_rhat", "invariant_min_ess_bulk",
+    "invariant_ok", "flag", "evidence", "evidence_se", "evidence_warning",
+    "waic_diff", "waic_diff_se", "loo_diff", "loo_diff_se",
+    "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "rank_evidence", "chosen_by",
 ]  # fmt: skip
+# compare() without extra criteria: no evidence columns
+PURE_COLUMNS = [c for c in COLUMNS if "evidence" not in c]
 
 
 def _quietly(fn, *args, **kwargs):
@@ -45,15 +58,16 @@ def _quietly(fn, *args, **kwargs):
 @pytest.fixture(scope="module")
 def small():
     X, _ = make_mixture(150, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.7]]], random_state=5)
+    log = io.StringIO()
     (table, models), rec = _quietly(
-        compare_models, X, [1, 2], draws=200, tune=200, chains=2, random_state=0,
-        em_covariance_types=("spherical",), return_models=True, progress=True,
+        compare_models, X, [1, 2], draws=500, tune=200, chains=2, random_state=0,
+        em_covariance_types=("spherical",), return_models=True, progress=log,
     )  # fmt: skip
-    return X, table, models
+    return X, table, models, log.getvalue()
 
 
 def test_table_shape_and_columns(small):
-    _, table, models = small
+    _, table, models, _ = small
     assert list(table.columns) == COLUMNS
     assert table[["k", "covariance_type"]].values.tolist() == [
         [1, "full"], [1, "spherical"], [2, "full"], [2, "spherical"],
@@ -62,19 +76,24 @@ def test_table_shape_and_columns(small):
     em_only = table[table["covariance_type"] == "spherical"]
     assert em_only[["waic", "loo", "waic_se", "rank_waic"]].isna().all().all()
     assert models[(2, "spherical")][1] is None
+    # the log evidence of every posterior, beside BIC (EM-only rows have none)
+    assert em_only[["evidence", "evidence_se", "rank_evidence"]].isna().all().all()
+    full = table[table["covariance_type"] == "full"]
+    assert (full["evidence_se"] > 0).all() and np.isfinite(full["evidence"]).all()
+    assert table.loc[2, "rank_evidence"] == 1 and "evidence" in table.loc[2, "chosen_by"].split(",")
 
 
 def test_em_columns_are_the_em_fits(small):
-    X, table, models = small
+    X, table, models, _ = small
     for row in table.itertuples():
         em, _ = models[(row.k, row.covariance_type)]
-        assert em.converged_ and em.tol == CONVERGED_TOL and em.accelerate
+        assert em.converged_ and em.tol == CONVERGED_TOL
         assert_allclose(row.loglik, em.score(X) * X.shape[0], rtol=1e-12)
         assert_allclose([row.aic, row.bic, row.icl], [em.aic(X), em.bic(X), em.icl(X)], rtol=1e-12)
 
 
-def test_bayes_columns_are_waic_and_loo_of_the_posteriors(small):
-    _, table, models = small
+def test_bayes_columns_are_waic_loo_and_evidence_of_the_posteriors(small):
+    X, table, models, _ = small
     for row in table[table["covariance_type"] == "full"].itertuples():
         em, bayes = models[(row.k, "full")]
         assert bayes.em_ is em  # the chains started at that EM fit
@@ -83,23 +102,26 @@ def test_bayes_columns_are_waic_and_loo_of_the_posteriors(small):
         assert_allclose([row.loo, row.p_loo, row.loo_se], [lo.value, lo.p, lo.se], rtol=1e-12)
         assert row.waic_warning == w.warning and row.loo_warning == lo.warning
         assert row.max_rhat == bayes.diagnostics_["max_rhat"]
+        ev, _ = _quietly(log_evidence, bayes, X, random_state=bayes.random_state)  # the same seed
+        assert_allclose([row.evidence, row.evidence_se], [ev.deviance, ev.deviance_se], rtol=1e-12)
+        assert row.evidence_warning == ev.warning
 
 
 def test_deviance_scale_ranks_and_choices(small):
-    _, table, _ = small
+    _, table, _, _ = small
     for crit in ("aic", "bic", "icl", "waic", "loo"):
         col = table[crit]
         best = int(np.nanargmin(col.to_numpy(dtype=float)))
         assert table[f"rank_{crit}"].iloc[best] == 1
         assert crit in table["chosen_by"].iloc[best].split(",")
-    assert chosen(table) == {c: 2 for c in ("aic", "bic", "icl", "waic", "loo")}
+    assert chosen(table) == {c: 2 for c in ("aic", "bic", "icl", "waic", "loo", "evidence")}
     # two clearly separated groups: K=2 wins by a wide margin on every scale
     full = table[table["covariance_type"] == "full"].set_index("k")
     assert full.loc[1, "waic"] - full.loc[2, "waic"] > 2 * full.loc[1, "waic_diff_se"]
 
 
 def test_paired_differences(small):
-    _, table, models = small
+    _, table, models, _ = small
     best = table.loc[table["waic"].idxmin()]
     assert best["waic_diff"] == 0.0 and best["waic_diff_se"] == 0.0
     other = table[(table["covariance_type"] == "full") & (table["k"] != best["k"])].iloc[0]
@@ -112,14 +134,76 @@ def test_paired_differences(small):
     assert other["waic_diff_se"] < other["waic_se"] + best["waic_se"]
 
 
-def test_progress_line_per_k(capfd):
-    X, _ = make_mixture(100, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.7]]], random_state=1)
-    _quietly(compare_models, X, [2], draws=100, tune=100, random_state=0)
-    err = capfd.readouterr().err
-    assert "compare_models: K in [2], n=100, 2 chain(s) x (100 tune + 100 draws) per K" in err
-    assert "K=2 (1/1) done in" in err and "WAIC" in err and "LOO" in err
-    _quietly(compare_models, X, [2], draws=100, tune=100, random_state=0, progress=False)
-    assert "compare_models" not in capfd.readouterr().err
+def test_progress_line_per_k(small):
+    log = small[3]
+    assert log.startswith("compare_models: K in [1, 2], n=150, 2 chain(s) x (200 tune + 500 draws) per K\n")
+    assert "K=1 (1/2) done in" in log and "K=2 (2/2) done in" in log
+    assert log.count("WAIC") == 2 and log.count("LOO") == 2
+
+
+# ----------------------------------------------------------------------------- the pure comparison
+def _result(rng, k, level, *, ok=True, extra=None):
+    """A ModelResult from a synthetic (2 chains x 200 draws x 40 observations) log-likelihood."""
+    ll = level + 0.05 * rng.normal(size=(2, 200, 40))
+    dg = {
+        "max_rhat": 1.0, "min_ess_bulk": 500.0, "divergences": 0,
+        "invariant_max_rhat": 1.0 if ok else 1.3, "invariant_min_ess_bulk": 900.0 if ok else 12.0,
+        "invariant_ok": ok,
+    }  # fmt: skip
+    return ModelResult(
+        k=k, covariance_type="full", loglik=40 * level, em_converged=True, n_params=3 * k - 1,
+        aic=-80 * level + 2 * (3 * k - 1), bic=-80 * level + (3 * k - 1) * np.log(40),
+        icl=-80 * level + (3 * k - 1) * np.log(40) + k, waic=waic(ll), loo=loo(ll), diagnostics=dg,
+        extra=extra or {},
+    )  # fmt: skip
+
+
+def test_compare_is_a_function_of_the_results(rng):
+    results = [_result(rng, 1, -2.0), _result(rng, 2, -1.0), _result(rng, 3, -1.01)]
+    table = compare(results)
+    assert list(table.columns) == PURE_COLUMNS
+    assert table["k"].tolist() == [1, 2, 3]
+    assert_allclose(table["waic"], [r.waic.deviance for r in results], rtol=1e-12)
+    assert_allclose(table["loo_se"], [r.loo.deviance_se for r in results], rtol=1e-12)
+    # paired differences to the best row, by hand from the pointwise values
+    d = results[0].waic.pointwise - results[1].waic.pointwise
+    assert_allclose(table.loc[0, "waic_diff"], d.sum(), rtol=1e-12)
+    assert_allclose(table.loc[0, "waic_diff_se"], np.sqrt(d.size * d.var()), rtol=1e-12)
+    assert table.loc[1, "waic_diff"] == 0.0
+    assert chosen(table) == {"aic": 2, "bic": 2, "icl": 2, "waic": 2, "loo": 2}
+    assert (table["flag"] == "").all() and table["invariant_ok"].all()
+
+
+def test_compare_never_ranks_a_flagged_posterior(rng):
+    """The best WAIC belongs to a K whose label-invariant diagnostics fail: it stays in the
+    table with its reason, but has no rank and no difference, and is not chosen."""
+    results = [_result(rng, 1, -2.0), _result(rng, 2, -1.0), _result(rng, 3, -0.5, ok=False)]
+    table = compare(results).set_index("k")
+    assert table.loc[3, "waic"] < table.loc[2, "waic"]
+    assert pd.isna(table.loc[3, "rank_waic"]) and pd.isna(table.loc[3, "rank_loo"])
+    assert np.isnan(table.loc[3, "waic_diff"]) and np.isnan(table.loc[3, "loo_diff_se"])
+    assert table.loc[3, "flag"] == "label-invariant R-hat 1.300, bulk ESS 12"
+    assert not table.loc[3, "invariant_ok"]
+    assert table.loc[2, "rank_waic"] == 1 and table.loc[2, "waic_diff"] == 0.0
+    picks = chosen(table.reset_index(), within_se=2)
+    assert picks["waic"] == 2 and picks["loo"] == 2
+    assert table.loc[3, "rank_bic"] == 1  # the EM criteria do not depend on the sampler
+
+
+def test_compare_ranks_extra_criteria(rng):
+    """A further per-K criterion (e.g. -2 log evidence) is a column, ranked when asked,
+    and gated by the diagnostics like WAIC and LOO."""
+    results = [
+        _result(rng, 1, -2.0, extra={"evidence": 30.0, "evidence_se": 0.2}),
+        _result(rng, 2, -1.0, extra={"evidence": 10.0, "evidence_se": 0.3}),
+        _result(rng, 3, -0.5, ok=False, extra={"evidence": 5.0, "evidence_se": 0.1}),
+    ]
+    table = compare(results, extra_criteria=("evidence",))
+    assert_allclose(table["evidence"], [30.0, 10.0, 5.0])
+    assert_allclose(table["evidence_se"], [0.2, 0.3, 0.1])
+    assert table["rank_evidence"].tolist()[:2] == [2, 1] and pd.isna(table["rank_evidence"].iloc[2])
+    assert "evidence" in table.loc[1, "chosen_by"].split(",")
+    assert "rank_evidence" not in compare(results).columns
 
 
 def test_bad_arguments():
@@ -134,9 +218,11 @@ def test_bad_arguments():
         compare_models(X, [1, 1])
     with pytest.raises(ValueError, match=r"The 'draws' parameter must be an int >= 1. Got 0"):
         compare_models(X, [1], draws=0)
+    with pytest.raises(TypeError, match=r"The 'progress' parameter must be a bool or a writable text stream"):
+        compare_models(X, [1], progress="yes")
 
 
-# ----------------------------------------------------------------------------- issue 4, must-show 2
+# ----------------------------------------------------------------------------- choosing K
 @pytest.mark.slow
 def test_heights_every_density_criterion_chooses_two():
     """Heights, a random subset of 2 000 rows (numpy default_rng(0)), K = 1..4.

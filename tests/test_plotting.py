@@ -194,6 +194,24 @@ def test_criteria_plot_raw_values_and_se():
     assert_allclose([s[1, 1] - s[0, 1] for s in segs], 2 * t["waic_se"].to_numpy())
 
 
+def test_criteria_plot_shows_the_evidence_beside_bic():
+    t = _fake_compare_table()
+    t["evidence"] = t["bic"] + np.array([3.0, -1.0, 2.0])[: len(t)]
+    t["evidence_se"] = 0.1 * np.arange(1, len(t) + 1)
+    ax = plot_criteria(t, relative=False, criteria=["bic", "evidence"])
+    (bar,) = [c for c in ax.containers if isinstance(c, ErrorbarContainer)]
+    assert bar.get_label() == "-2 log evidence"
+    segs = bar.lines[2][0].get_segments()
+    assert_allclose([s[1, 1] - s[0, 1] for s in segs], 2 * t["evidence_se"].to_numpy())
+    (star,) = [ln for ln in ax.get_lines() if ln.get_gid() == "chosen_evidence"]
+    assert star.get_ydata()[0] == t["evidence"].min()
+    # by default it is drawn whenever the table has it
+    labels = [ln.get_label() for ln in plot_criteria(t).get_lines()] + [
+        c.get_label() for c in plot_criteria(t).containers
+    ]
+    assert "-2 log evidence" in labels
+
+
 def test_criteria_plot_of_a_select_table_has_one_line_per_type():
     X, _ = make_mixture(200, [0.5, 0.5], [[-3, 0], [3, 0]], [np.eye(2)] * 2, random_state=0)
     _, table = select(X, [1, 2, 3], ("full", "diag"), random_state=0)
@@ -251,15 +269,11 @@ def test_em_vs_posterior_raw_values():
 
 
 # ----------------------------------------------------------------------------- with a real posterior
-@pytest.fixture(scope="module")
-def real_fit():
-    pytest.importorskip("pymc")
-    from bayesgmm.bayes.sampling import BayesianGaussianMixture
-
-    X, _ = make_mixture(200, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.8]]], random_state=3)
-    em = GaussianMixture(2, tol=1e-8, random_state=0).fit(X)
-    bayes = BayesianGaussianMixture(2, draws=200, tune=200, chains=2, random_state=0).fit(X, em=em)
-    return X, em, bayes
+@pytest.fixture
+def real_fit(heights_posterior):
+    """The shared K = 2 posterior of 1 000 height rows (conftest) and its EM start."""
+    X, _, bayes = heights_posterior
+    return X, bayes.em_, bayes
 
 
 def test_plots_of_a_real_posterior(real_fit):

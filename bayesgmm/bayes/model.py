@@ -5,7 +5,7 @@ r"""The Bayesian Gaussian mixture as a PyMC model, with the component labels mar
     w            ~ Dirichlet(alpha)                                  dims component
     mu[k, f]     ~ Normal(mean_loc[f], mean_scale[f])                dims (component, feature)
                    with mu[:, 0] ordered (mu[0, 0] < mu[1, 0] < ...)
-    full, d >= 2:  L_k ~ LKJCholeskyCov(eta=lkj_eta, sd_dist=HalfNormal(sd_scale))  one per k
+    full, d >= 2:  chol[k] ~ LKJCholeskyCov(eta=lkj_eta, sd_dist=HalfNormal(sd_scale))  dims (component, packed)
     diag, d >= 2:  sigma[k, f] ~ HalfNormal(sd_scale[f])             dims (component, feature)
     d == 1:        sigma[k]    ~ HalfNormal(sd_scale)                dims component
     x_i | ...    : log p(x_i) = log sum_k w_k N(x_i | mu_k, Sigma_k)  (no labels sampled)
@@ -20,10 +20,9 @@ same model (one standard deviation per component). ``"tied"`` and ``"spherical"`
 refused with a clear error rather than silently mapped to a different model: use
 ``"full"`` or ``"diag"``.
 
-PyMC's ``LKJCholeskyCov`` log-density carries its normalising constant with the wrong
-sign (``+log c`` instead of ``-log c``; a constant, harmless to sampling); the full model
-adds a constant ``pm.Potential("lkj_normalisation", ...)`` so that ``model.logp`` is the
-exact log-density (see :func:`lkj_normalisation_correction`).
+The K Cholesky factors are one batched variable with the density of PyMC's
+``LKJCholeskyCov`` (which takes one factor at a time) written out in
+:func:`lkj_cholesky_cov_logp`, normalised (PyMC 5 adds the LKJ constant with the wrong sign).
 
 Two likelihood implementations give the same density (tested to ~1e-10):
 
@@ -31,13 +30,12 @@ Two likelihood implementations give the same density (tested to ~1e-10):
   one fused pass over the data for the log-likelihood and its gradient (Fisher's
   identity), added with ``pm.Potential("loglike", ...)``;
 - ``likelihood="pymc"``: PyMC's own graph, ``pm.NormalMixture`` (d = 1) or ``pm.Mixture``
-  of ``pm.MvNormal`` components, observed as ``"x"`` -- PyMC's default model.
+  of one batched ``pm.MvNormal`` of K components, observed as ``"x"`` -- PyMC's default model.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -49,10 +47,24 @@ from .._validation import check_int, check_option, check_X
 from ..params import GMMParams
 from ._likelihood import MixtureLogLike
 
-__all__ = ["Priors", "build_model", "initial_values", "lkj_normalisation_correction", "model_kind"]
+__all__ = [
+    "BAYES_COVARIANCE_TYPES",
+    "Priors",
+    "build_model",
+    "initial_values",
+    "lkj_cholesky_cov_logp",
+    "model_kind",
+]
 
 LIKELIHOODS = ("fused", "pymc")
-BAYES_COVARIANCE_TYPES = ("full", "diag")
+
+#: The covariance types the Bayesian model supports, and how it parametrises each one
+#: with two or more features (with one feature both are one standard deviation per
+#: component). Everything that accepts a Bayesian covariance type checks against this table.
+BAYES_COVARIANCE_TYPES: dict[str, str] = {
+    "full": "full",  # LKJ prior on the Cholesky factor of each component's covariance
+    "diag": "diag",  # HalfNormal prior on each component's per-feature standard deviations
+}
 
 
 # --------------------------------------------------------------------------- priors
@@ -181,7 +193,7 @@ class OrderedFirstColumn(Transform):
 ordered_first_column = OrderedFirstColumn()
 
 
-# --------------------------------------------------------------------------- LKJ constant
+# --------------------------------------------------------------------------- LKJ prior
 def _lkj_log_normaliser(n: int, eta: float) -> float:
     """log of the integral of det(R)^(eta - 1) over n x n correlation matrices (LKJ 2009).
 
@@ -200,38 +212,67 @@ def _lkj_log_normaliser(n: int, eta: float) -> float:
     )
 
 
-@lru_cache(maxsize=32)
-def lkj_normalisation_correction(n: int, eta: float) -> float:
-    """What to add to PyMC's ``LKJCholeskyCov`` log-density to make it a normalised density.
+def _packed_diagonal(d: int) -> np.ndarray:
+    """Positions of the diagonal in a row-major packed lower triangle of size d."""
+    return np.cumsum(np.arange(1, d + 1)) - 1
 
-    PyMC 5 (checked on 5.28) adds ``+log c_n(eta)`` where the density needs
-    ``-log c_n(eta)`` (the sign of the constant is flipped, as Stan's was before
-    stan-dev/math#628). It is a constant, so sampling is unaffected, but the model's
-    log-density would not match the LKJ density. The correction is measured from PyMC
-    itself (its log-density at the identity, where every other term is known), so it is
-    0 once PyMC is fixed.
+
+def lkj_cholesky_cov_logp(value, eta: float, sd_scale: np.ndarray):
+    """Log-density of K packed Cholesky factors, one per row of ``value`` (shape (K, m)).
+
+    The same distribution as PyMC's ``LKJCholeskyCov(eta, n=d, sd_dist=HalfNormal(sd_scale))``
+    for every row (the covariance ``L L^T`` has standard deviations ``s`` with HalfNormal
+    priors and an LKJ(eta) correlation matrix), written for a batch of factors -- PyMC's
+    implementation takes one vector at a time -- and with the normalising constant
+    ``-log c_d(eta)`` (PyMC 5 adds ``+log c_d(eta)``). Returns shape (K,).
     """
-    from scipy.stats import halfnorm
-
-    dist = pm.LKJCholeskyCov.dist(
-        eta=eta, n=n, sd_dist=pm.HalfNormal.dist(sigma=np.ones(n), shape=n), compute_corr=False
+    d = len(sd_scale)
+    diag = _packed_diagonal(d)
+    cumsum = pt.cumsum(value**2, axis=-1)
+    variance = pt.concatenate(
+        [cumsum[..., diag[:1]], cumsum[..., diag[1:]] - cumsum[..., diag[:-1]]], axis=-1
     )
-    packed = np.eye(n)[np.tril_indices(n)]
-    pymc_const = float(pm.logp(dist, packed).eval()) - float(halfnorm.logpdf(np.ones(n)).sum())
-    return -_lkj_log_normaliser(n, eta) - pymc_const
+    sd = pt.sqrt(variance)
+    scale = pt.as_tensor_variable(np.asarray(sd_scale, dtype=float))
+    logp_sd = pt.sum(0.5 * np.log(2.0 / np.pi) - pt.log(scale) - 0.5 * (sd / scale) ** 2, axis=-1)
+    log_corr_diag = pt.log(value[..., diag] / sd)
+    idx = np.arange(d)
+    logp_lkj = pt.sum((2 * eta - 3 + d - idx) * log_corr_diag, axis=-1)
+    log_inv_jacobian = pt.sum(log_corr_diag - idx * pt.log(sd), axis=-1)
+    return logp_sd + logp_lkj + log_inv_jacobian - _lkj_log_normaliser(d, eta)
+
+
+def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarray):
+    """One batched variable ``name`` of dims (component, packed): K packed Cholesky factors."""
+    from pymc.distributions.transforms import CholeskyCovPacked
+
+    start = np.eye(d)[np.tril_indices(d)] * np.asarray(sd_scale)[np.tril_indices(d)[0]] / 2.0
+
+    def support_point(rv, size, template, *_):
+        return pt.zeros((k, template.shape[-1])) + template
+
+    return pm.CustomDist(
+        name,
+        start,
+        logp=lambda value, template: lkj_cholesky_cov_logp(value, eta, sd_scale),
+        support_point=support_point,
+        signature="(m)->(m)",
+        transform=CholeskyCovPacked(d),
+        dims=("component", "packed"),
+    )
 
 
 # --------------------------------------------------------------------------- the model
 def model_kind(covariance_type: str, n_features: int) -> str:
     """How the covariances are parametrised: ``"full"`` (LKJ Cholesky) or ``"diag"``."""
-    check_option(covariance_type, "covariance_type", BAYES_COVARIANCE_TYPES + ("tied", "spherical"))
+    check_option(covariance_type, "covariance_type", (*BAYES_COVARIANCE_TYPES, "tied", "spherical"))
     if covariance_type not in BAYES_COVARIANCE_TYPES:
         raise ValueError(
             f"The Bayesian model supports covariance_type 'full' or 'diag'. Got {covariance_type!r}: "
             "use 'full' for a tied covariance and 'diag' for a spherical one (both strictly more "
             "general), or fit the EM model for that constraint."
         )
-    return "full" if covariance_type == "full" and n_features >= 2 else "diag"
+    return BAYES_COVARIANCE_TYPES[covariance_type] if n_features >= 2 else "diag"
 
 
 def build_model(
@@ -265,10 +306,10 @@ def build_model(
     -------
     pm.Model
         Free variables ``w`` (component), ``mu`` (component, feature) and either
-        ``sigma`` (component[, feature]) or ``chol_0 ... chol_{K-1}`` (packed LKJ Cholesky
-        factors; deterministics ``sigma`` (component, feature) and ``cov``
-        (component, feature, feature_bis)). Coordinates ``component``, ``feature``,
-        ``obs_id``. The ordered transform on ``mu`` needs ordered starting values: pass
+        ``sigma`` (component[, feature]) or ``chol`` (component, packed): the packed LKJ
+        Cholesky factors, with deterministics ``sigma`` (component, feature) and ``cov``
+        (component, feature, feature_bis). Coordinates ``component``, ``feature``,
+        ``obs_id`` (and ``packed``, ``feature_bis`` for full covariances). The ordered transform on ``mu`` needs ordered starting values: pass
         :func:`initial_values` to ``pm.sample(initvals=...)``.
     """
     X = check_X(X)
@@ -285,6 +326,7 @@ def build_model(
     coords = {"component": np.arange(k), "feature": np.arange(d), "obs_id": np.arange(n)}
     if kind == "full":
         coords["feature_bis"] = np.arange(d)
+        coords["packed"] = np.arange(d * (d + 1) // 2)
     with pm.Model(coords=coords) as model:
         if k == 1:
             # one component: the weight is 1 and there is nothing to order (a Dirichlet of
@@ -300,21 +342,9 @@ def build_model(
             **({"transform": ordered_first_column} if k > 1 else {}),
         )
         if kind == "full":
-            chols = []
-            for j in range(k):
-                L, _, _ = pm.LKJCholeskyCov(
-                    f"chol_{j}",
-                    eta=hp["lkj_eta"],
-                    n=d,
-                    sd_dist=pm.HalfNormal.dist(sigma=hp["sd_scale"], shape=d),
-                    compute_corr=True,
-                    store_in_trace=False,
-                )
-                chols.append(L)
-            scale = pt.stack(chols)
-            fix = lkj_normalisation_correction(d, hp["lkj_eta"])
-            if fix != 0.0:  # PyMC's LKJ constant has the wrong sign; make the density proper
-                pm.Potential("lkj_normalisation", pt.constant(k * fix))
+            chol = _lkj_cholesky_cov("chol", k, d, hp["lkj_eta"], hp["sd_scale"])
+            il = np.tril_indices(d)
+            scale = pt.set_subtensor(pt.zeros((k, d, d))[:, il[0], il[1]], chol)
             cov = pm.Deterministic(
                 "cov", scale @ pt.swapaxes(scale, 1, 2), dims=("component", "feature", "feature_bis")
             )
@@ -332,11 +362,9 @@ def build_model(
         elif d == 1:
             pm.NormalMixture("x", w=w, mu=mu[:, 0], sigma=scale, observed=X[:, 0], dims="obs_id")
         else:
-            if kind == "full":
-                comps = [pm.MvNormal.dist(mu=mu[j], chol=scale[j]) for j in range(k)]
-            else:
-                comps = [pm.MvNormal.dist(mu=mu[j], chol=pt.diag(scale[j])) for j in range(k)]
-            pm.Mixture("x", w=w, comp_dists=comps, observed=X, dims=("obs_id", "feature"))
+            chol = scale if kind == "full" else scale[:, :, None] * pt.eye(d)
+            components = pm.MvNormal.dist(mu=mu, chol=chol)  # one batched distribution, (K, d)
+            pm.Mixture("x", w=w, comp_dists=components, observed=X, dims=("obs_id", "feature"))
     return model
 
 
@@ -370,8 +398,7 @@ def initial_values(params: GMMParams, covariance_type: str = "full") -> dict[str
     full = p.covariances_full()
     if kind == "full":
         il = np.tril_indices(d)
-        for j, c in enumerate(full):
-            out[f"chol_{j}"] = np.linalg.cholesky(c)[il]
+        out["chol"] = np.linalg.cholesky(full)[:, il[0], il[1]]
     else:
         sd = np.sqrt(np.diagonal(full, axis1=1, axis2=2))
         out["sigma"] = sd[:, 0] if d == 1 else sd

@@ -2,153 +2,43 @@ r"""``BayesianGaussianMixture``: the exact posterior of the mixture, sampled by 
 
 Unlike scikit-learn's ``BayesianGaussianMixture`` (a variational approximation with a
 Dirichlet-process prior), this class samples the exact posterior of the model of
-:func:`bayesgmm.bayes.model.build_model` with NUTS.
+:func:`bayesgmm.bayes.model.build_model` with NUTS. :meth:`BayesianGaussianMixture.fit`
+runs these steps, each a named function or module:
 
-The fast path (``sampler="auto"``, ``init="em"``, ``likelihood="fused"``):
-
-1. fit the converged EM solution (or take the one given to :meth:`fit`);
-2. build the model with the fused likelihood: one pass over the data per NUTS gradient,
-   no n x K temporaries (:mod:`bayesgmm.bayes._likelihood`);
-3. start every chain at the EM solution (all parameters, through
-   ``pm.sample(initvals=...)``);
-4. seed the mass matrix with the inverse of the observed information at the EM estimate
-   (the Laplace approximation: central finite differences of the compiled gradient in
-   the sampler's unconstrained space). For large n the posterior is close to Gaussian
-   there, so NUTS needs no mass-matrix adaptation -- only its step size is tuned,
-   and ``tune`` can be short (a few hundred);
-5. use the CPUs without oversubscribing them: chains in parallel processes when
-   there are more CPUs than chains, each pass on ``CPUs // processes`` threads (one
-   thread below 65 536 rows); see ``cores``.
-
-``init`` set to one of PyMC's init strategies (e.g. ``"jitter+adapt_diag"``) and
-``likelihood="pymc"`` give PyMC's default sampler on PyMC's default mixture graph (the
-baseline of ``benchmarks/mcmc_heights.py``). ``sampler="nutpie"`` / ``"numpyro"`` hand
-PyMC's graph (``likelihood="pymc"``) to those external samplers when installed
-(optional extras; they cannot run the fused Op).
+1. the reference EM fit, run to its fixed point (:func:`bayesgmm.em.converged_em`), or
+   the one given to :meth:`~BayesianGaussianMixture.fit`;
+2. the model (:func:`bayesgmm.bayes.model.build_model`), by default with the fused
+   likelihood: one pass over the data per NUTS gradient
+   (:mod:`bayesgmm.bayes._likelihood`);
+3. the sampler (:mod:`bayesgmm.bayes.samplers`): by default every chain starts at the EM
+   solution and the mass matrix is the inverse observed information there;
+4. relabelling of the draws against the EM solution (:mod:`bayesgmm.bayes.relabel`);
+5. the pointwise log-likelihood of every draw (for WAIC and LOO) and the label-invariant
+   quantities of the diagnostics, in one pass per draw;
+6. the diagnostics (:mod:`bayesgmm.bayes.diagnostics`), under the names of
+   :mod:`bayesgmm.bayes.naming`.
 """
 
 from __future__ import annotations
 
 import time
-import warnings
 from collections import OrderedDict
 from typing import Any
 
 import numpy as np
 
-from .. import _kernels
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
-from ..em import converged_em
-from ..exceptions import NotFittedError, SamplingWarning
-from ..gaussian_mixture import GaussianMixture
+from ..em import GaussianMixture, converged_em
+from ..exceptions import NotFittedError
 from ..params import GMMParams
-from ._likelihood import precision_cholesky_from_chol
+from .diagnostics import diagnose
+from .draws import relabelled_draws
 from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
-from .relabel import permute_components, relabel_draws
+from .naming import named_arrays, parameter_names
+from .relabel import relabel_draws
+from .samplers import INITS, SAMPLERS, SamplingRun, make_sampler, parallelism
 
-__all__ = ["BayesianGaussianMixture", "laplace_covariance"]
-
-SAMPLERS = ("auto", "pymc", "nutpie", "numpyro")
-PYMC_INITS = (
-    "auto",
-    "adapt_diag",
-    "jitter+adapt_diag",
-    "jitter+adapt_diag_grad",
-    "adapt_full",
-    "jitter+adapt_full",
-)
-INITS = ("em", *PYMC_INITS)
-RHAT_MAX = 1.01
-ESS_PER_CHAIN_MIN = 100
-BFMI_MIN = 0.3
-
-
-def laplace_covariance(
-    model,
-    point: dict[str, np.ndarray],
-    *,
-    value_vars=None,
-    logp_dlogp_func=None,
-    rel_step: float = 1e-2,
-):
-    """Inverse observed information of the model's log-density at ``point``.
-
-    Central finite differences of the compiled gradient in the sampler's unconstrained
-    space, in two rounds: a first with a small absolute step estimates each coordinate's
-    curvature, a second with steps of ``rel_step`` x the implied standard deviation.
-    Directions of non-negative curvature (not a local maximum) get the magnitude of their
-    curvature, floored, so the result is always positive definite.
-
-    Parameters
-    ----------
-    model : pm.Model
-    point : dict
-        Transformed (unconstrained) values of ``value_vars``.
-    value_vars : list, optional
-        Defaults to ``model.continuous_value_vars``; the order is that of the raveled vector.
-    logp_dlogp_func : optional
-        ``model.logp_dlogp_function(value_vars, ravel_inputs=True)``, if already compiled
-        (the same function NUTS then uses: one compilation).
-
-    Returns
-    -------
-    cov : array of shape (n_params, n_params)
-    theta : array of shape (n_params,)
-        The raveled point.
-    """
-    from pymc.blocking import DictToArrayBijection
-
-    if value_vars is None:
-        value_vars = model.continuous_value_vars
-    f = logp_dlogp_func
-    if f is None:
-        f = model.logp_dlogp_function(value_vars, ravel_inputs=True)
-    f.set_extra_values({})
-    theta = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in value_vars}).data.copy()
-    p = theta.size
-
-    def hessian(steps):
-        H = np.empty((p, p))
-        for j in range(p):
-            e = np.zeros(p)
-            e[j] = steps[j]
-            _, gp = f(theta + e)
-            _, gm = f(theta - e)
-            H[:, j] = (gp - gm) / (2.0 * steps[j])
-        return 0.5 * (H + H.T)
-
-    H = hessian(1e-5 * np.maximum(1.0, np.abs(theta)))
-    curv = np.abs(np.diag(H))
-    sd = 1.0 / np.sqrt(np.where(curv > 0, curv, 1.0))
-    H = hessian(rel_step * sd)
-    lam, V = np.linalg.eigh(-H)
-    if not np.all(np.isfinite(lam)):
-        raise ValueError("The observed information at the starting point is not finite.")
-    lam = np.abs(lam)
-    lam = np.maximum(lam, 1e-10 * lam.max() if lam.max() > 0 else 1.0)
-    cov = (V / lam) @ V.T
-    return 0.5 * (cov + cov.T), theta
-
-
-SMALL_N = 8 * _kernels.BLOCK_ROWS  # below this a pass is too short to split over threads
-
-
-def _parallelism(chains: int, cores: int | None, n: int) -> tuple[int, int]:
-    """(processes running chains, threads per likelihood pass): never more busy threads than CPUs.
-
-    By default chains run in parallel processes only when there is a CPU to spare for
-    PyMC's parent process (which records every draw): on 2 CPUs with 2 chains, parallel
-    processes were measured slower than sequential chains (20 000 heights: 4.0 s vs
-    3.1 s of sampling; 450 points 2-D: 7.0 s vs 5.8 s) and no faster on 200 000 rows
-    (18.5 s both, two threads per pass). A pass is split over threads only when it has
-    at least ``SMALL_N`` rows; below that the hand-off costs more than it saves.
-    """
-    cpus = _kernels.default_threads()
-    if cores is None:
-        cores = chains if cpus > chains else 1
-    cores = max(1, min(cores, chains))
-    threads = 1 if n < SMALL_N else max(1, cpus // cores)
-    return cores, threads
+__all__ = ["BayesianGaussianMixture"]
 
 
 def _quantile_means(X: np.ndarray, k: int) -> np.ndarray:
@@ -199,8 +89,8 @@ class BayesianGaussianMixture:
         ``idata_.log_likelihood``; set False for very large data.
     cores : int, optional
         Chains run in parallel processes. Default: all ``chains`` at once when the
-        machine has more CPUs than chains, else one after the other (measured faster on
-        2 CPUs: PyMC's parent process needs a core too). Each likelihood pass uses
+        machine has more CPUs than chains, else one after the other (PyMC's parent
+        process needs a core too). Each likelihood pass uses
         ``CPUs // cores`` threads (one for fewer than 65 536 rows), so threads never
         outnumber CPUs.
     em_n_init : int, default=3
@@ -211,16 +101,14 @@ class BayesianGaussianMixture:
     The Laplace metric is exact in the large-n limit. With a few hundred points and
     overlapping components the posterior has heavy tails (towards a light, narrow
     component) that a fixed metric can meet with a few divergent transitions -- flagged
-    by a :class:`SamplingWarning`. Measured on 500 height rows, 6 seeds, 2 x 1000
-    draws: 0-9 divergences per run at ``target_accept=0.9`` (PyMC's default sampler:
-    none, but bulk ESS 230-370 and R-hat up to 1.02), 1 in all six runs at
-    ``target_accept=0.95``; none at 2 000 rows. Raise ``target_accept`` for small data.
+    by a :class:`SamplingWarning`; raising ``target_accept`` helps (measurements in
+    ``benchmarks/README.md``).
 
     Attributes
     ----------
     idata_ : arviz.InferenceData
         ``posterior`` (``w``, ``mu``, ``sigma`` [, ``cov``] relabelled against EM; the
-        packed ``chol_k`` are the sampler's raw values), ``sample_stats`` and, unless
+        packed ``chol`` are the sampler's raw values), ``sample_stats`` and, unless
         disabled, ``log_likelihood`` with one variable ``x`` of dims
         (chain, draw, obs_id).
     em_ : GaussianMixture
@@ -232,8 +120,14 @@ class BayesianGaussianMixture:
     covariances_ : array
         (K, d, d) for "full", (K, d) for "diag". All three are posterior means.
     diagnostics_ : dict
-        ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``, ``bfmi``
-        (list, one per chain).
+        Per parameter: ``max_rhat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``,
+        ``bfmi`` (list, one per chain). Label-invariant (:mod:`bayesgmm.bayes.diagnostics`):
+        ``invariant`` (R-hat and ESS of each quantity), ``invariant_max_rhat``,
+        ``invariant_min_ess_bulk`` and ``invariant_ok``.
+    invariant_draws_ : dict
+        The label-invariant quantities, ``name -> array (chain, draw)``.
+    mixture_draws_ : MixtureDraws
+        The relabelled draws as arrays (:mod:`bayesgmm.bayes.draws`).
     relabelled_fraction_ : float
         Share of draws whose labels relabelling changed.
     timings_ : dict
@@ -302,19 +196,6 @@ class BayesianGaussianMixture:
             raise TypeError(
                 f"The 'priors' parameter must be a Priors instance. Got {type(self.priors).__name__}."
             )
-        if self.sampler in ("nutpie", "numpyro"):
-            if self.likelihood != "pymc":
-                raise ValueError(
-                    f"sampler={self.sampler!r} compiles PyMC's graph and cannot run the fused likelihood "
-                    "Op: pass likelihood='pymc' (or use sampler='auto', the fast path)."
-                )
-            module = {"nutpie": "nutpie", "numpyro": "numpyro"}[self.sampler]
-            try:
-                __import__(module)
-            except ImportError:
-                raise ImportError(
-                    f"sampler={self.sampler!r} needs the optional package {module!r}: pip install {module}."
-                ) from None
 
     def _check_em(self, em: Any, X: np.ndarray) -> GaussianMixture:
         if getattr(em, "means_", None) is None:
@@ -335,41 +216,27 @@ class BayesianGaussianMixture:
         X : array-like of shape (n_samples, n_features)
         em : GaussianMixture, optional
             A fitted, converged EM solution to start from and align labels to. Default:
-            :func:`bayesgmm.em.converged_em` (n_init=em_n_init) fitted on ``X``.
+            :func:`bayesgmm.em.converged_em` with ``n_init=em_n_init`` on ``X``.
         """
-        import arviz as az
-        import pymc as pm
-
         X = check_X(
             X, min_samples=max(int(self.n_components), 1) if isinstance(self.n_components, int) else 1
         )
         n, d = X.shape
         self._check_parameters(d)
-        k = self.n_components
-        kind = model_kind(self.covariance_type, d)
+        sampler = make_sampler(self.sampler, self.init, self.likelihood)
         rng = check_random_state(self.random_state)
-        cores, threads = _parallelism(self.chains, self.cores, n)
+        cores, threads = parallelism(self.chains, self.cores, n)
         timings: dict[str, float] = {}
 
         t0 = time.perf_counter()
-        if em is None:
-            em = converged_em(
-                X,
-                k,
-                self.covariance_type,
-                n_init=self.em_n_init,
-                random_state=int(rng.integers(2**31 - 1)),
-            )
-        else:
-            em = self._check_em(em, X)
-        self.em_ = em
-        self.reference_ = em.params_.sorted(0)
+        self.em_ = self._reference_em(X, em, rng)
+        self.reference_ = self.em_.params_.sorted(0)
         timings["em"] = time.perf_counter() - t0
 
         t0 = time.perf_counter()
         model = build_model(
             X,
-            k,
+            self.n_components,
             covariance_type=self.covariance_type,
             priors=self.priors,
             likelihood=self.likelihood,
@@ -377,175 +244,85 @@ class BayesianGaussianMixture:
         )
         timings["build"] = time.perf_counter() - t0
 
-        if self.init == "em":
-            initvals = initial_values(self.reference_, self.covariance_type)
-        else:
-            initvals = {"mu": _quantile_means(X, k)}
-        seed = int(rng.integers(2**31 - 1))  # PyMC derives one stream per chain from it
-        kwargs: dict[str, Any] = {
-            "draws": self.draws,
-            "tune": self.tune,
-            "chains": self.chains,
-            "cores": cores,
-            "random_seed": seed,
-            "progressbar": self.progressbar,
-            "compute_convergence_checks": False,
-            "return_inferencedata": True,
-            "model": model,
-        }
+        run = SamplingRun(
+            draws=self.draws,
+            tune=self.tune,
+            chains=self.chains,
+            cores=cores,
+            random_seed=int(rng.integers(2**31 - 1)),
+            target_accept=self.target_accept,
+            progressbar=self.progressbar,
+        )
         t0 = time.perf_counter()
-        if self.sampler in ("nutpie", "numpyro"):
-            kwargs.update(nuts_sampler=self.sampler, target_accept=self.target_accept, initvals=initvals)
-        elif self.init == "em":
-            from pymc.initial_point import make_initial_point_fn
-            from pymc.step_methods.hmc.quadpotential import QuadPotentialFull
-
-            value_vars = model.continuous_value_vars
-            point = make_initial_point_fn(
-                model=model, overrides=initvals, jitter_rvs=set(), return_transformed=True
-            )(0)
-            func = model.logp_dlogp_function(value_vars, ravel_inputs=True)
-            func.trust_input = True
-            cov, _ = laplace_covariance(model, point, value_vars=value_vars, logp_dlogp_func=func)
-            step = pm.NUTS(
-                vars=value_vars,
-                potential=QuadPotentialFull(cov),
-                target_accept=self.target_accept,
-                model=model,
-                initial_point=point,
-                logp_dlogp_func=func,
-            )
-            self.mass_matrix_ = cov
-            kwargs.update(step=step, initvals=[dict(initvals) for _ in range(self.chains)])
-        else:
-            kwargs.update(init=self.init, target_accept=self.target_accept, initvals=initvals)
-        timings["mass_matrix"] = time.perf_counter() - t0
-
-        t0 = time.perf_counter()
-        idata = pm.sample(**kwargs)
-        timings["sample"] = time.perf_counter() - t0
+        result = sampler.sample(model, self._starts(X), run)
+        timings["mass_matrix"] = result.setup_seconds
+        timings["sample"] = time.perf_counter() - t0 - result.setup_seconds
+        if result.mass_matrix is not None:
+            self.mass_matrix_ = result.mass_matrix
 
         self.model_ = model
         self.n_features_in_ = d
-        self._kind = kind
-        self._shift = X.mean(axis=0)
-        self._set_draws(idata, kind, d)
+        self._kind = model_kind(self.covariance_type, d)
+        self.mixture_draws_, self.relabelled_fraction_ = relabelled_draws(
+            result.idata, self.reference_, self._kind, X.mean(axis=0)
+        )
 
         t0 = time.perf_counter()
-        if self.store_log_likelihood:
-            ll = np.empty(self._w.shape[:2] + (n,))
-            for c, j, W in self._iter_natural_parameters():
-                ll[c, j] = _kernels.log_prob_resp(X, W, self._shift, self._ct)[0]
-            ds = az.convert_to_dataset({"x": ll}, coords={"obs_id": np.arange(n)}, dims={"x": ["obs_id"]})
-            idata.add_groups(log_likelihood=ds)
+        invariant = self._per_draw_densities(X, result.idata)
         timings["log_likelihood"] = time.perf_counter() - t0
-        self.idata_ = idata
+        self.idata_ = result.idata
         self.timings_ = timings
-
-        self.weights_ = self._w.mean(axis=(0, 1))
-        self.means_ = self._mu.mean(axis=(0, 1))
-        if self.covariance_type == "full":  # (K, d, d), also for one feature
-            self.covariances_ = self._cov.mean(axis=(0, 1))
-        else:
-            self.covariances_ = (self._sd**2).mean(axis=(0, 1))
-        self._diagnose(idata)
+        self._set_posterior_means()
+        self.diagnostics_ = diagnose(self.parameter_draws(), result.idata, invariant, stacklevel=2)
         return self
 
-    def _set_draws(self, idata, kind: str, d: int) -> None:
-        """Pull (chain, draw, ...) arrays out of the posterior, relabel them, write them back."""
-        post = idata.posterior
-        w = post["w"].values
-        mu = post["mu"].values
-        if kind == "full":
-            cov = post["cov"].values
-            sd = post["sigma"].values
-        else:
-            sd = post["sigma"].values
-            if d == 1:
-                sd = sd[..., None]
-            cov = None
-        perm = relabel_draws(mu, self.reference_)
-        self.relabelled_fraction_ = float(np.mean(np.any(perm != np.arange(self.n_components), axis=-1)))
-        w, mu, sd = (permute_components(a, perm) for a in (w, mu, sd))
-        if cov is not None:
-            cov = permute_components(cov, perm)
-        else:
-            cov = np.einsum("...kf,fg->...kfg", sd**2, np.eye(d))
-        post["w"].values = w
-        post["mu"].values = mu
-        post["sigma"].values = sd[..., 0] if (kind == "diag" and d == 1) else sd
-        if kind == "full":
-            post["cov"].values = cov
-        self._w, self._mu, self._sd, self._cov = w, mu, sd, cov
-        self._ct = "full" if kind == "full" else "diag"
+    def _reference_em(self, X: np.ndarray, em: Any, rng: np.random.Generator) -> GaussianMixture:
+        """The EM solution the chains start from and the labels are aligned to."""
+        if em is not None:
+            return self._check_em(em, X)
+        return converged_em(
+            X,
+            self.n_components,
+            self.covariance_type,
+            n_init=self.em_n_init,
+            random_state=int(rng.integers(2**31 - 1)),
+        )
 
-    def _iter_natural_parameters(self):
-        """(chain, draw, W) for every draw, W as in :func:`bayesgmm._kernels.natural_parameters`."""
-        C, D = self._w.shape[:2]
-        if self._ct == "full":
-            pcs = precision_cholesky_from_chol(np.linalg.cholesky(self._cov))
-        else:
-            pcs = 1.0 / self._sd
-        for c in range(C):
-            for j in range(D):
-                yield (
-                    c,
-                    j,
-                    _kernels.natural_parameters(
-                        self._w[c, j], self._mu[c, j], pcs[c, j], self._ct, self._shift
-                    ),
-                )
+    def _starts(self, X: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Starting values, one dict per distinct start (the sampler cycles them over chains)."""
+        if self.init == "em":
+            return [initial_values(self.reference_, self.covariance_type)]
+        return [{"mu": _quantile_means(X, self.n_components)}]
 
-    # ----------------------------------------------------------------- diagnostics
-    def _diagnose(self, idata) -> None:
+    def _set_posterior_means(self) -> None:
+        dr = self.mixture_draws_
+        self.weights_ = dr.w.mean(axis=(0, 1))
+        self.means_ = dr.mu.mean(axis=(0, 1))
+        if self.covariance_type == "full":  # (K, d, d), also for one feature
+            self.covariances_ = dr.cov.mean(axis=(0, 1))
+        else:
+            self.covariances_ = (dr.sd**2).mean(axis=(0, 1))
+
+    def _per_draw_densities(self, X: np.ndarray, idata) -> dict[str, np.ndarray]:
+        """The pointwise log-likelihood (stored in ``idata`` unless disabled) and the
+        label-invariant quantities of the diagnostics, in one pass per draw."""
         import arviz as az
 
-        ds = self._draws_dataset()
-        # constant quantities (the weight of a single component) have no R-hat or ESS
-        ds = ds[[v for v in ds.data_vars if np.ptp(ds[v].values) > 0]]
-        rhat = az.rhat(ds)
-        ess_bulk = az.ess(ds, method="bulk")
-        ess_tail = az.ess(ds, method="tail")
-
-        def extreme(dataset, fn):
-            vals = np.array([float(dataset[v].values) for v in dataset.data_vars])
-            vals = vals[np.isfinite(vals)]
-            return float(fn(vals)) if vals.size else float("nan")
-
-        stats = idata.sample_stats
-        divergences = int(stats["diverging"].values.sum()) if "diverging" in stats else 0
-        try:
-            bfmi = [float(b) for b in az.bfmi(idata)]
-        except (KeyError, AttributeError, ValueError):
-            bfmi = []
-        self.diagnostics_ = {
-            "max_rhat": extreme(rhat, np.max),
-            "min_ess_bulk": extreme(ess_bulk, np.min),
-            "min_ess_tail": extreme(ess_tail, np.min),
-            "divergences": divergences,
-            "bfmi": bfmi,
-        }
-        problems = []
-        dg = self.diagnostics_
-        ess_min = ESS_PER_CHAIN_MIN * self.chains
-        if self.chains > 1 and not dg["max_rhat"] <= RHAT_MAX:
-            problems.append(f"max R-hat {dg['max_rhat']:.3f} > {RHAT_MAX}")
-        if not dg["min_ess_bulk"] >= ess_min:
-            problems.append(f"smallest bulk ESS {dg['min_ess_bulk']:.0f} < {ess_min}")
-        if not dg["min_ess_tail"] >= ess_min:
-            problems.append(f"smallest tail ESS {dg['min_ess_tail']:.0f} < {ess_min}")
-        if divergences:
-            problems.append(f"{divergences} divergent transition(s)")
-        low = [i for i, b in enumerate(bfmi) if b < BFMI_MIN]
-        if low:
-            problems.append(f"BFMI < {BFMI_MIN} in chain(s) {low}")
-        if problems:
-            warnings.warn(
-                "MCMC diagnostics flag a problem: " + "; ".join(problems) + ". Run more draws/tune, "
-                "raise target_accept, or check the model (too many components?).",
-                SamplingWarning,
-                stacklevel=3,
+        ll, invariant = self.mixture_draws_.densities(X, pointwise=self.store_log_likelihood)
+        if ll is not None:
+            ds = az.convert_to_dataset(
+                {"x": ll}, coords={"obs_id": np.arange(X.shape[0])}, dims={"x": ["obs_id"]}
             )
+            idata.add_groups(log_likelihood=ds)
+        stats = getattr(idata, "sample_stats", None)
+        if stats is not None and "lp" in stats:
+            invariant = {
+                "log_likelihood": invariant.pop("log_likelihood"),
+                "lp": stats["lp"].values,
+                **invariant,
+            }
+        self.invariant_draws_ = invariant
+        return invariant
 
     # ----------------------------------------------------------------- named draws
     def _check_fitted(self) -> None:
@@ -553,36 +330,17 @@ class BayesianGaussianMixture:
             raise NotFittedError("This BayesianGaussianMixture instance is not fitted yet. Call 'fit' first.")
 
     def _names(self) -> list[tuple[str, tuple]]:
-        k, d = self.n_components, self.n_features_in_
-        out: list[tuple[str, tuple]] = [(f"weight[{j}]", ("w", j)) for j in range(k)]
-        for j in range(k):
-            for f in range(d):
-                out.append((f"mean[{j}]" if d == 1 else f"mean[{j},{f}]", ("mu", j, f)))
-        for j in range(k):
-            for f in range(d):
-                out.append((f"sd[{j}]" if d == 1 else f"sd[{j},{f}]", ("sd", j, f)))
-        if self._kind == "full":
-            for j in range(k):
-                for a in range(d):
-                    for b in range(a + 1, d):
-                        out.append((f"cov[{j},{a},{b}]", ("cov", j, a, b)))
-        return out
-
-    @staticmethod
-    def _pick(arrays: dict, key: tuple):
-        name, *idx = key
-        return arrays[name][(..., *idx)]
+        return parameter_names(self.n_components, self.n_features_in_, self._kind)
 
     def parameter_draws(self) -> OrderedDict[str, np.ndarray]:
         """Every scalar parameter's draws after relabelling: ``name -> array (chain, draw)``.
 
-        Names: ``weight[k]``, ``mean[k,f]``, ``sd[k,f]`` (component standard deviations)
-        and, for full covariances with d >= 2, ``cov[k,i,j]`` (i < j, off-diagonal
-        entries). With one feature the feature index is dropped (``mean[k]``, ``sd[k]``).
+        Names as in :mod:`bayesgmm.bayes.naming`: ``weight[k]``, ``mean[k,f]``, ``sd[k,f]``
+        and, for full covariances with d >= 2, ``cov[k,i,j]`` (i < j).
         """
         self._check_fitted()
-        arrays = {"w": self._w, "mu": self._mu, "sd": self._sd, "cov": self._cov}
-        return OrderedDict((name, self._pick(arrays, key)) for name, key in self._names())
+        dr = self.mixture_draws_
+        return named_arrays({"w": dr.w, "mu": dr.mu, "sd": dr.sd, "cov": dr.cov}, self._names())
 
     def reference_values(self, em: Any = None) -> OrderedDict[str, float]:
         """A point estimate under the names of :meth:`parameter_draws`, components aligned.
@@ -608,7 +366,7 @@ class BayesianGaussianMixture:
             "sd": np.sqrt(np.diagonal(full, axis1=1, axis2=2)),
             "cov": full,
         }
-        return OrderedDict((name, float(self._pick(arrays, key))) for name, key in self._names())
+        return OrderedDict((name, float(v)) for name, v in named_arrays(arrays, self._names()).items())
 
     def _draws_dataset(self):
         import arviz as az
@@ -644,8 +402,8 @@ class BayesianGaussianMixture:
         X = self._check_predict_X(X)
         out = np.zeros((X.shape[0], self.n_components))
         count = 0
-        for _, _, W in self._iter_natural_parameters():
-            out += np.exp(_kernels.log_prob_resp(X, W, self._shift, self._ct)[1])
+        for _, _, _, log_resp in self.mixture_draws_.log_prob_resp(X):
+            out += np.exp(log_resp)
             count += 1
         return out / count
 
@@ -658,8 +416,5 @@ class BayesianGaussianMixture:
         from scipy.special import logsumexp
 
         X = self._check_predict_X(X)
-        lls = [
-            _kernels.log_prob_resp(X, W, self._shift, self._ct)[0]
-            for _, _, W in self._iter_natural_parameters()
-        ]
+        lls = [log_prob for _, _, log_prob, _ in self.mixture_draws_.log_prob_resp(X)]
         return logsumexp(np.stack(lls), axis=0) - np.log(len(lls))

@@ -82,21 +82,29 @@ def parse_columns(text: str | None) -> list[str] | None:
     return columns
 
 
-def _positive_int(name: str, minimum: int = 1):
+def _count(p: argparse.ArgumentParser, flag: str, default: int, help: str, *, minimum: int = 1) -> None:
+    """An integer option ``>= minimum``; a bad value is refused with the option's name."""
+
     def conv(text: str) -> int:
         try:
             value = int(text)
         except ValueError:
             value = None
         if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"{name} must be an integer >= {minimum}. Got {text!r}.")
+            raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}. Got {text!r}.")
         return value
 
-    return conv
+    p.add_argument(flag, type=conv, default=default, help=f"{help} (default {default})")
 
 
-def _add_data_args(p: argparse.ArgumentParser) -> None:
+def _add_data_args(
+    p: argparse.ArgumentParser, *, k: str, covariance_type: str, k_default: str | None = "1..4"
+) -> None:
+    """The input file, its reading options, ``--k`` (required without a default) and
+    ``--covariance-type``."""
     p.add_argument("data", help="a CSV file with a header row, or a .npy file")
+    p.add_argument("--k", default=k_default, required=k_default is None, help=k)
+    p.add_argument("--covariance-type", default="full", help=covariance_type)
     p.add_argument(
         "--columns", metavar="A,B", help="comma-separated columns to use (0-based numbers for .npy)"
     )
@@ -109,19 +117,15 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
 
 
 def _add_em_args(p: argparse.ArgumentParser, out: str) -> None:
-    p.add_argument("--n-init", type=_positive_int("--n-init"), default=3, help="EM starts (default 3)")
+    _count(p, "--n-init", 3, "EM starts")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
 
 
 def _add_sampling_args(p: argparse.ArgumentParser, *, draws: int, tune: int) -> None:
-    p.add_argument(
-        "--draws", type=_positive_int("--draws"), default=draws, help=f"draws per chain (default {draws})"
-    )
-    p.add_argument(
-        "--tune", type=_positive_int("--tune", 0), default=tune, help=f"tuning steps (default {tune})"
-    )
-    p.add_argument("--chains", type=_positive_int("--chains"), default=2, help="chains (default 2)")
+    _count(p, "--draws", draws, "draws per chain")
+    _count(p, "--tune", tune, "tuning steps", minimum=0)
+    _count(p, "--chains", 2, "chains")
     p.add_argument("--quiet", action="store_true", help="no progress bar or progress lines")
 
 
@@ -132,58 +136,43 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
 
     em = sub.add_parser("em", help="fit EM (a range of K: choose by AIC/BIC/ICL)")
-    _add_data_args(em)
-    em.add_argument("--k", default="1..4", help="K, a range like 1..4, or a list (default 1..4)")
-    em.add_argument(
-        "--covariance-type",
-        default="full",
-        help="full, tied, diag, spherical, a comma-separated list, or 'all' (default full)",
+    _add_data_args(
+        em,
+        k="K, a range like 1..4, or a list (default 1..4)",
+        covariance_type="full, tied, diag, spherical, a comma-separated list, or 'all' (default full)",
     )
     em.add_argument(
         "--criterion", choices=("bic", "aic", "icl"), default="bic", help="picks the model (default bic)"
     )
-    em.add_argument("--max-iter", type=_positive_int("--max-iter"), default=10000)
+    _count(em, "--max-iter", 10000, "EM passes at most")
     _add_em_args(em, "bayesgmm-em")
     em.add_argument("--quiet", action="store_true", help="accepted for symmetry (EM prints no progress)")
 
     mc = sub.add_parser("mcmc", help="sample the posterior of one K (NUTS, started at converged EM)")
-    _add_data_args(mc)
-    mc.add_argument("--k", required=True, help="the number of components")
-    mc.add_argument("--covariance-type", default="full", help="full or diag (default full)")
+    _add_data_args(
+        mc, k="the number of components", covariance_type="full or diag (default full)", k_default=None
+    )
     _add_sampling_args(mc, draws=1000, tune=1000)
     _add_em_args(mc, "bayesgmm-mcmc")
 
     cp = sub.add_parser("compare", help="AIC, BIC, ICL (EM) and WAIC, LOO (posterior) over a range of K")
-    _add_data_args(cp)
-    cp.add_argument("--k", default="1..4", help="a range like 1..4 or a list (default 1..4)")
-    cp.add_argument("--covariance-type", default="full", help="full or diag (default full)")
+    _add_data_args(
+        cp,
+        k="a range like 1..4 or a list (default 1..4)",
+        covariance_type="full or diag (default full); without PyMC (EM criteria only) as for 'em'",
+    )
     _add_sampling_args(cp, draws=1000, tune=1000)
     _add_em_args(cp, "bayesgmm-compare")
 
     dm = sub.add_parser(
         "demo", help="the height experiment: article EM, converged EM, posterior, choice of K"
     )
-    dm.add_argument(
-        "--subset",
-        type=_positive_int("--subset", 0),
-        default=2000,
-        help="rows for the posterior, drawn at random with --seed (default 2000; 0 = all 200 000)",
-    )
+    _count(dm, "--subset", 2000, "rows for the posterior, drawn at random with --seed; 0 = all", minimum=0)
     _add_sampling_args(dm, draws=1000, tune=300)
     dm.add_argument(
         "--k", default="1..4", help="K range for the comparison of criteria, or 'none' (default 1..4)"
     )
-    dm.add_argument(
-        "--compare-subset",
-        type=_positive_int("--compare-subset"),
-        default=2000,
-        help="rows for the comparison of criteria (default 2000)",
-    )
-    dm.add_argument(
-        "--compare-draws",
-        type=_positive_int("--compare-draws"),
-        default=500,
-        help="draws per chain for each K of the comparison (default 500)",
-    )
+    _count(dm, "--compare-subset", 2000, "rows for the comparison of criteria")
+    _count(dm, "--compare-draws", 500, "draws per chain for each K of the comparison")
     _add_em_args(dm, "bayesgmm-demo")
     return parser

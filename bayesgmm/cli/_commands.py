@@ -75,14 +75,24 @@ def finish(out: OutputFolder, plots: Plots, summary: dict[str, Any]) -> dict[str
     return {"files": out.commit(), "out": out.target}
 
 
-def em_comparison(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], cts: list[str], args: Any,
-                  criterion: str = "bic") -> tuple[Any, dict[str, Any]]:  # fmt: skip
+def em_comparison(
+    out: OutputFolder,
+    plots: Plots,
+    X: np.ndarray,
+    ks: list[int],
+    cts: list[str],
+    args: Any,
+    criterion: str = "bic",
+    max_iter: int = 10000,
+) -> tuple[Any, dict[str, Any]]:
     """:func:`~bayesgmm.criteria.select` over K x covariance types: print the table, write
     ``comparison.csv`` (and ``criteria.png`` for several K); returns the best model by
     ``criterion`` and the summary entries."""
     from ..criteria import select
 
-    em, table = select(X, ks, cts, criterion=criterion, n_init=args.n_init, random_state=args.seed)
+    em, table = select(
+        X, ks, cts, criterion=criterion, n_init=args.n_init, max_iter=max_iter, random_state=args.seed
+    )
     write_table(out.path("comparison.csv"), table)
     entries = print_comparison(table)
     entries["comparison"] = records(table)
@@ -103,7 +113,7 @@ def cmd_em(args: Any) -> dict[str, Any]:
             em = fit_em(X, ks[0], cts[0], n_init=args.n_init, seed=args.seed, max_iter=args.max_iter)
             title = "EM"
         else:
-            em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion)
+            em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion, args.max_iter)
             summary.update(entries)
             title = f"best by {args.criterion.upper()}"
         print_em(em, X, title)
@@ -117,6 +127,11 @@ def need_bayes(command: str) -> None:
         raise UsageError(f"{command} needs PyMC and ArviZ, which are not installed: {BAYES_EXTRA}.")
 
 
+def sampling_options(args: Any) -> dict[str, Any]:
+    """The sampler's settings from the command line."""
+    return {"draws": args.draws, "tune": args.tune, "chains": args.chains, "random_state": args.seed}
+
+
 def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True):
     """NUTS from the converged EM fit ``em``; returns ``(bayes, waic, loo)`` (the last two
     None with ``criteria=False``, which also keeps the pointwise log-likelihood out of memory)."""
@@ -126,12 +141,9 @@ def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True
     bayes = BayesianGaussianMixture(
         em.n_components,
         covariance_type=em.covariance_type,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        random_state=args.seed,
         progressbar=not args.quiet,
         store_log_likelihood=criteria,
+        **sampling_options(args),
     ).fit(X, em=em)
     return (bayes, waic(bayes), loo(bayes)) if criteria else (bayes, None, None)
 
@@ -177,23 +189,24 @@ def majority_k(picks: dict[str, int]) -> int:
     return min(votes, key=lambda k: (-votes[k], k))
 
 
-def compare(out: OutputFolder, plots: Plots, X: np.ndarray, ks: list[int], ct: str, args: Any, *,
-            draws: int, indent: str = "") -> tuple[dict[str, Any], dict]:  # fmt: skip
+def compare(
+    out: OutputFolder,
+    plots: Plots,
+    X: np.ndarray,
+    ks: list[int],
+    ct: str,
+    args: Any,
+    *,
+    draws: int,
+    indent: str = "",
+) -> tuple[dict[str, Any], dict]:
     """AIC, BIC, ICL (EM) and WAIC, LOO (posterior) per K: print them, write
     ``comparison.csv`` and ``criteria.png``; returns the summary entries and the fitted models."""
     from ..bayes.compare import compare_models
 
+    options = {**sampling_options(args), "draws": draws}
     table, models = compare_models(
-        X,
-        ks,
-        covariance_type=ct,
-        draws=draws,
-        tune=args.tune,
-        chains=args.chains,
-        n_init=args.n_init,
-        random_state=args.seed,
-        progress=not args.quiet,
-        return_models=True,
+        X, ks, covariance_type=ct, n_init=args.n_init, progress=not args.quiet, return_models=True, **options
     )
     entries = print_comparison(table, indent=indent)
     write_table(out.path("comparison.csv"), table)

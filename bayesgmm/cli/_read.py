@@ -175,6 +175,7 @@ def _read_npy(path: Path, columns: list[str] | None):
         raise UsageError(f"{path} is not a readable numeric .npy file: {exc}") from None
     except (OSError, EOFError) as exc:
         raise UsageError(f"{path} is not a readable .npy file: {exc}") from None
+    # the checks of _validation.check_X, but naming the file and, below, locating the first NaN
     if not isinstance(arr, np.ndarray):
         raise UsageError(f"{path} does not hold a single array.")
     if arr.dtype.kind not in "biuf":

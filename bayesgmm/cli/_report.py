@@ -131,7 +131,8 @@ def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
     :func:`~bayesgmm.bayes.compare.compare_models` (every column it has) and the K each
     criterion chooses; returns ``{"chosen": ..., "chosen_within_2se": ...}`` (the latter
     only when the table has WAIC/LOO: the smallest K within two paired standard errors of
-    the best)."""
+    the best) and, when the table carries the posterior of the number of occupied
+    components (``table.attrs["occupied"]``), prints it and returns it too."""
     from ..criteria import chosen
 
     print_table(table, precision=2, indent=indent)
@@ -144,8 +145,18 @@ def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
         within = {c: k for c, k in close.items() if c in ("waic", "loo")}
         print(
             f"{indent}chosen (WAIC/LOO: smallest K within 2 paired standard errors of the best): "
-            f"{_picks(within)}"
+            + (_picks(within) or "none (no posterior could be ranked: see the table's flags)")
         )
     else:
         print(f"{indent}chosen: {_picks(picks)}")
+    occupied = table.attrs.get("occupied")
+    if occupied:
+        ok = bool(table.attrs.get("occupied_diagnostics_ok", True))
+        probs = ", ".join(f"{k}: {p:.3f}" for k, p in occupied.items())
+        print(
+            f"{indent}posterior of the number of occupied components (sparse fit, K_max={max(occupied)}): "
+            f"{probs}; most probable {max(occupied, key=occupied.get)}"
+            + ("" if ok else " -- its label-invariant diagnostics fail: do not rely on it")
+        )
+        result["occupied_components"] = {"probabilities": occupied, "diagnostics_ok": ok}
     return result

@@ -1,0 +1,275 @@
+r"""How a built model is sampled: small sampler objects behind one interface.
+
+Every sampler takes the PyMC model, one dict of starting values per chain and the run's
+settings (:class:`SamplingRun`), and returns the InferenceData with what it set up
+(:class:`SampleResult`). :func:`make_sampler` picks one from the estimator's ``sampler``
+and ``init`` arguments, once.
+
+- :class:`LaplaceNUTS` (``init="em"``, the default): PyMC's NUTS started at EM solutions,
+  with the inverse observed information at the best one as the mass matrix (the Laplace
+  approximation, :func:`laplace_covariance`). For large n the posterior is close to
+  Gaussian there, so only the step size needs tuning and ``tune`` can be short.
+- :class:`PyMCInitNUTS` (``init`` one of PyMC's strategies, e.g. ``"jitter+adapt_diag"``):
+  PyMC's default sampler, the baseline of the benchmarks.
+- :class:`ExternalNUTS` (``sampler="nutpie"`` / ``"numpyro"``): PyMC's hand-off to those
+  packages (they compile PyMC's graph, so they need ``likelihood="pymc"``).
+"""
+
+from __future__ import annotations
+
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .. import _kernels
+
+__all__ = [
+    "EXTERNAL_SAMPLERS",
+    "INITS",
+    "PYMC_INITS",
+    "SAMPLERS",
+    "ExternalNUTS",
+    "LaplaceNUTS",
+    "PyMCInitNUTS",
+    "SampleResult",
+    "Sampler",
+    "SamplingRun",
+    "laplace_covariance",
+    "make_sampler",
+    "parallelism",
+]
+
+EXTERNAL_SAMPLERS = ("nutpie", "numpyro")
+SAMPLERS = ("auto", "pymc", *EXTERNAL_SAMPLERS)
+PYMC_INITS = (
+    "auto",
+    "adapt_diag",
+    "jitter+adapt_diag",
+    "jitter+adapt_diag_grad",
+    "adapt_full",
+    "jitter+adapt_full",
+)
+INITS = ("em", *PYMC_INITS)
+SMALL_N = 8 * _kernels.BLOCK_ROWS  # below this a pass is too short to split over threads
+
+
+@dataclass(frozen=True)
+class SamplingRun:
+    """The settings every sampler receives (chains, draws and how to use the CPUs)."""
+
+    draws: int
+    tune: int
+    chains: int
+    cores: int
+    random_seed: int
+    target_accept: float
+    progressbar: bool
+
+
+@dataclass
+class SampleResult:
+    """A sampler's output: the InferenceData and the mass matrix it used, if it chose one."""
+
+    idata: Any
+    mass_matrix: np.ndarray | None = None
+    setup_seconds: float = 0.0
+
+
+class Sampler(ABC):
+    """One way of sampling a built model; :meth:`sample` is the whole interface."""
+
+    name: str = ""
+
+    @abstractmethod
+    def sample(self, model: Any, starts: Sequence[dict[str, np.ndarray]], run: SamplingRun) -> SampleResult:
+        """Sample ``model`` with chain ``c`` starting at ``starts[c % len(starts)]``."""
+
+    def _pm_sample(self, model: Any, run: SamplingRun, **kwargs: Any):
+        import pymc as pm
+
+        return pm.sample(
+            draws=run.draws,
+            tune=run.tune,
+            chains=run.chains,
+            cores=run.cores,
+            random_seed=run.random_seed,  # PyMC derives one stream per chain from it
+            progressbar=run.progressbar,
+            compute_convergence_checks=False,
+            return_inferencedata=True,
+            model=model,
+            **kwargs,
+        )
+
+
+def _per_chain(starts: Sequence[dict[str, np.ndarray]], chains: int) -> list[dict[str, np.ndarray]]:
+    return [dict(starts[c % len(starts)]) for c in range(chains)]
+
+
+class LaplaceNUTS(Sampler):
+    """PyMC's NUTS from EM solutions, the inverse observed information as the mass matrix."""
+
+    name = "pymc"
+
+    def sample(self, model, starts, run):
+        import pymc as pm
+        from pymc.initial_point import make_initial_point_fn
+        from pymc.step_methods.hmc.quadpotential import QuadPotentialFull
+
+        t0 = time.perf_counter()
+        value_vars = model.continuous_value_vars
+        point = make_initial_point_fn(
+            model=model, overrides=starts[0], jitter_rvs=set(), return_transformed=True
+        )(0)
+        func = model.logp_dlogp_function(value_vars, ravel_inputs=True)
+        func.trust_input = True
+        cov, _ = laplace_covariance(model, point, value_vars=value_vars, logp_dlogp_func=func)
+        step = pm.NUTS(
+            vars=value_vars,
+            potential=QuadPotentialFull(cov),
+            target_accept=run.target_accept,
+            model=model,
+            initial_point=point,
+            logp_dlogp_func=func,
+        )
+        setup = time.perf_counter() - t0
+        idata = self._pm_sample(model, run, step=step, initvals=_per_chain(starts, run.chains))
+        return SampleResult(idata, cov, setup)
+
+
+class PyMCInitNUTS(Sampler):
+    """PyMC's default NUTS with one of its own init strategies (mass-matrix adaptation)."""
+
+    name = "pymc"
+
+    def __init__(self, init: str) -> None:
+        self.init = init
+
+    def sample(self, model, starts, run):
+        idata = self._pm_sample(
+            model, run, init=self.init, target_accept=run.target_accept, initvals=starts[0]
+        )
+        return SampleResult(idata)
+
+
+class ExternalNUTS(Sampler):
+    """PyMC's hand-off to an external NUTS (``pm.sample(nuts_sampler=...)``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def sample(self, model, starts, run):
+        idata = self._pm_sample(
+            model, run, nuts_sampler=self.name, target_accept=run.target_accept, initvals=starts[0]
+        )
+        return SampleResult(idata)
+
+
+def make_sampler(sampler: str, init: str, likelihood: str) -> Sampler:
+    """The sampler object for the estimator's ``sampler``, ``init`` and ``likelihood``.
+
+    Raises a clear error when an external sampler is asked for the fused likelihood (it
+    compiles PyMC's graph, which the fused Op is not part of) or is not installed.
+    """
+    if sampler in EXTERNAL_SAMPLERS:
+        if likelihood != "pymc":
+            raise ValueError(
+                f"sampler={sampler!r} compiles PyMC's graph and cannot run the fused likelihood "
+                "Op: pass likelihood='pymc' (or use sampler='auto', the fast path)."
+            )
+        try:
+            __import__(sampler)
+        except ImportError:
+            raise ImportError(
+                f"sampler={sampler!r} needs the optional package {sampler!r}: pip install {sampler}."
+            ) from None
+        return ExternalNUTS(sampler)
+    if init == "em":
+        return LaplaceNUTS()
+    return PyMCInitNUTS(init)
+
+
+def laplace_covariance(
+    model,
+    point: dict[str, np.ndarray],
+    *,
+    value_vars=None,
+    logp_dlogp_func=None,
+    rel_step: float = 1e-2,
+):
+    """Inverse observed information of the model's log-density at ``point``.
+
+    Central finite differences of the compiled gradient in the sampler's unconstrained
+    space, in two rounds: a first with a small absolute step estimates each coordinate's
+    curvature, a second with steps of ``rel_step`` x the implied standard deviation.
+    Directions of non-negative curvature (not a local maximum) get the magnitude of their
+    curvature, floored, so the result is always positive definite.
+
+    Parameters
+    ----------
+    model : pm.Model
+    point : dict
+        Transformed (unconstrained) values of ``value_vars``.
+    value_vars : list, optional
+        Defaults to ``model.continuous_value_vars``; the order is that of the raveled vector.
+    logp_dlogp_func : optional
+        ``model.logp_dlogp_function(value_vars, ravel_inputs=True)``, if already compiled
+        (the same function NUTS then uses: one compilation).
+
+    Returns
+    -------
+    cov : array of shape (n_params, n_params)
+    theta : array of shape (n_params,)
+        The raveled point.
+    """
+    from pymc.blocking import DictToArrayBijection
+
+    if value_vars is None:
+        value_vars = model.continuous_value_vars
+    f = logp_dlogp_func
+    if f is None:
+        f = model.logp_dlogp_function(value_vars, ravel_inputs=True)
+    f.set_extra_values({})
+    theta = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in value_vars}).data.copy()
+    p = theta.size
+
+    def hessian(steps):
+        H = np.empty((p, p))
+        for j in range(p):
+            e = np.zeros(p)
+            e[j] = steps[j]
+            _, gp = f(theta + e)
+            _, gm = f(theta - e)
+            H[:, j] = (gp - gm) / (2.0 * steps[j])
+        return 0.5 * (H + H.T)
+
+    H = hessian(1e-5 * np.maximum(1.0, np.abs(theta)))
+    curv = np.abs(np.diag(H))
+    sd = 1.0 / np.sqrt(np.where(curv > 0, curv, 1.0))
+    H = hessian(rel_step * sd)
+    lam, V = np.linalg.eigh(-H)
+    if not np.all(np.isfinite(lam)):
+        raise ValueError("The observed information at the starting point is not finite.")
+    lam = np.abs(lam)
+    lam = np.maximum(lam, 1e-10 * lam.max() if lam.max() > 0 else 1.0)
+    cov = (V / lam) @ V.T
+    return 0.5 * (cov + cov.T), theta
+
+
+def parallelism(chains: int, cores: int | None, n: int) -> tuple[int, int]:
+    """(processes running chains, threads per likelihood pass): never more busy threads than CPUs.
+
+    By default chains run in parallel processes only when there is a CPU to spare for
+    PyMC's parent process (which records every draw); on 2 CPUs sequential chains were
+    measured faster (``benchmarks/README.md``). A pass is split over threads only when it
+    has at least ``SMALL_N`` rows; below that the hand-off costs more than it saves.
+    """
+    cpus = _kernels.default_threads()
+    if cores is None:
+        cores = chains if cpus > chains else 1
+    cores = max(1, min(cores, chains))
+    threads = 1 if n < SMALL_N else max(1, cpus // cores)
+    return cores, threads
