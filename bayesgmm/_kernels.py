@@ -132,8 +132,10 @@ def scatter(N, S1, S2, m, covariance_type: str, *, shift=None, nk=None):
     scikit-learn's M-step computes it, in the data's own coordinates (given ``shift`` and
     ``nk`` = N + 10 eps): a whole matrix (full, tied) with its diagonal floored at 0, or a
     variance (diag, spherical) where exactly 0 stays 0 and rounding noise becomes the
-    (positive) rounding error -- never negative, and degenerate fits succeed or fail where
-    scikit-learn's do.
+    (positive) rounding error. Never negative: every degenerate fit scikit-learn completes
+    completes here too. With ``reg_covar=0`` a diag/spherical component on duplicated points
+    can come out at the rounding error where scikit-learn's own rounding gives exactly 0
+    and it refuses to fit; bayesgmm then fits and says so (``DegenerateFitWarning``).
     """
     fullq = full_quad(covariance_type)
     if fullq:

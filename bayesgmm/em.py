@@ -133,7 +133,8 @@ def m_step(X, resp, covariance_type, reg_covar=1e-6, sample_weight=None):
             cov[k] = (resp[:, k] * diff.T) @ diff / nk[k]  # Sigma_k
             cov[k].flat[:: d + 1] += reg_covar
     elif covariance_type == "tied":
-        cov = (X.T @ X - (nk * means.T) @ means) / nk.sum()
+        XtX = X.T @ X if sample_weight is None else (X.T * np.asarray(sample_weight, dtype=float)) @ X
+        cov = (XtX - (nk * means.T) @ means) / nk.sum()
         cov.flat[:: d + 1] += reg_covar
     else:
         avg_x2 = resp.T @ (X * X) / nk[:, None]

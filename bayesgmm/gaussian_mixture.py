@@ -249,7 +249,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         init = not (self.warm_start and hasattr(self, "converged_"))
         best = None
         for i in range(self.n_init if init else 1):
-            t0 = time.time()
+            t0 = self._iter_prev_time = time.time()
             if self.verbose:
                 print(f"Initialization {i}")
             start = self._start(data, X_input, random_state, init)
@@ -266,7 +266,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 msg = "converged" if result.converged else "did not converge"
                 extra = f" time lapse {time.time() - t0:.5f}s\t lower bound {result.lower_bound:.5f}."
                 print(f"Initialization {msg}." if self.verbose == 1 else f"Initialization {msg}.{extra}")
-            if best is None or result.lower_bound > best.lower_bound:
+            # scikit-learn's rule: a higher lower bound wins; with max_iter=0 (no bound) the last start
+            if best is None or self.max_iter == 0 or result.lower_bound > best.lower_bound:
                 best = result
         if not best.converged and self.max_iter > 0:
             warnings.warn(
@@ -283,7 +284,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if X_input is None:
             return None
         log_resp = self._log_prob_resp(X64)[1]  # a final E-step: fit_predict(X) == fit(X).predict(X)
-        check_fit(self, log_resp, X64, sw)
+        if self.max_iter > 0:  # a start (max_iter=0) is not a fit to diagnose
+            check_fit(self, log_resp, X64, sw)
         return np.argmax(log_resp, axis=1)
 
     def _print_pass(self, n_pass: int, change: float) -> None:
@@ -291,7 +293,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             if self.verbose == 1:
                 print(f"  Iteration {n_pass}")
             else:
-                print(f"  Iteration {n_pass}\t ll change {change:.5f}")
+                now = time.time()
+                lapse = now - getattr(self, "_iter_prev_time", now)
+                print(f"  Iteration {n_pass}\t time lapse {lapse:.5f}s\t ll change {change:.5f}")
+                self._iter_prev_time = now
 
     def _set_parameters(self, result, dtype, shift) -> None:
         ct = self.covariance_type

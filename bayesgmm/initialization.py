@@ -4,7 +4,10 @@ As in scikit-learn, each scheme yields responsibilities (one-hot k-means labels,
 soft labels, or single data points) and the starting parameters are one M-step on them
 (with ``reg_covar``). For in-memory data the responsibilities are exactly scikit-learn's:
 its ``KMeans(n_clusters, n_init=1, random_state)``, its ``kmeans_plusplus``, and the same
-draws from the same ``RandomState``, so that the same arguments give scikit-learn's fit.
+draws from the same ``RandomState``; the M-step on them is the textbook
+:func:`bayesgmm.em.m_step` (scikit-learn's formulas, n x K like scikit-learn's start), so
+that the same arguments give scikit-learn's fit. The first weights are N_k / n, as in
+scikit-learn: after a start on K single points they sum to K / n, not 1.
 
 Dask arrays get bayesgmm's own out-of-core versions (every pass a sum over blocks, nothing
 of size n x K held): Lloyd's k-means from a k-means++ seeding on a subsample, random soft
@@ -24,7 +27,7 @@ from sklearn.cluster import KMeans
 from sklearn.cluster import kmeans_plusplus as sk_kmeans_plusplus
 
 from ._data import hard_phi_chunk
-from .em import m_step_from_stats
+from .em import m_step, m_step_from_stats
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data", "hierarchical")
 KMEANSPP_SUBSAMPLE = 20000
@@ -116,21 +119,6 @@ def sklearn_responsibilities(
     raise ValueError(f"The 'init_params' parameter must be one of {list(INIT_PARAMS)}. Got {init_params!r}.")
 
 
-def _resp_stats(data, R: np.ndarray, covariance_type: str) -> np.ndarray:
-    """S = sum_i w_i R_ik phi(x_i) over an in-memory data source."""
-    from ._kernels import features
-
-    S = None
-    sw = data.sample_weight
-    for lo in range(0, data.n, 65536):
-        Rc = np.asarray(R[lo : lo + 65536], dtype=np.float64)
-        if sw is not None:
-            Rc = Rc * np.asarray(sw[lo : lo + 65536], dtype=np.float64)[:, None]
-        part = features(np.asarray(data.X[lo : lo + 65536]), data.shift, covariance_type).T @ Rc
-        S = part if S is None else S + part
-    return S
-
-
 def initial_parameters(
     data,
     n_components: int,
@@ -146,10 +134,13 @@ def initial_parameters(
     scikit-learn's k-means sees the same numbers); ``None`` for Dask data.
     """
     d = data.d
-    if X_input is not None:
-        R = sklearn_responsibilities(X_input, n_components, init_params, random_state, data.sample_weight)
-        S = _resp_stats(data, R, covariance_type)
-        return m_step_from_stats(S, d, covariance_type, data.shift, reg_covar, n_total=data.total_weight)
+    if X_input is not None:  # scikit-learn's responsibilities, then its M-step (the textbook one)
+        sw = data.sample_weight
+        R = sklearn_responsibilities(X_input, n_components, init_params, random_state, sw)
+        R = np.asarray(R, dtype=np.float64)
+        _, means, cov = m_step(np.asarray(data.X), R, covariance_type, reg_covar, sw)
+        nk = (R.sum(axis=0) if sw is None else sw @ R) + 10 * np.finfo(float).eps
+        return nk / data.total_weight, means, cov
     rng = np.random.default_rng(random_state.randint(0, 2**31 - 1))
     if init_params == "hierarchical":
         raise ValueError("init_params='hierarchical' needs in-memory data; use 'kmeans' for Dask arrays.")
