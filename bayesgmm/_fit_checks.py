@@ -23,8 +23,12 @@ REG_COVAR_MAX_FRACTION = 1e-3
 SINGULAR_FRACTION = 1e-10
 
 
-def _feature_variance(X: np.ndarray) -> np.ndarray:
-    return np.var(X, axis=0)
+def _feature_variance(X: np.ndarray, chunk: int = 65536) -> np.ndarray:
+    """Per-feature variance in chunks of rows (no temporary the size of X)."""
+    n = X.shape[0]
+    mean = sum(X[lo : lo + chunk].sum(axis=0) for lo in range(0, n, chunk)) / n
+    ss = sum(np.square(X[lo : lo + chunk] - mean).sum(axis=0) for lo in range(0, n, chunk))
+    return ss / n
 
 
 def check_reg_covar_scale(X: np.ndarray, reg_covar: float) -> None:
@@ -60,16 +64,17 @@ def _empirical_covariances(est) -> np.ndarray:
     return full
 
 
-def check_fit(est, log_resp: np.ndarray, X: np.ndarray, sample_weight=None) -> None:
-    """Warn (``DegenerateFitWarning``) for every component with a singular empirical covariance."""
+def check_fit(est, X: np.ndarray, nk: np.ndarray, labels) -> None:
+    """Warn (``DegenerateFitWarning``) for every component with a singular empirical covariance.
+
+    ``nk`` holds the (weighted) responsibility sums N_k at the fitted parameters;
+    ``labels()`` returns each row's component, and is called only to describe a
+    degenerate component.
+    """
     var = _feature_variance(X)
     if not np.all(var > 0):
         return  # a constant feature: every covariance is reg_covar in it, nothing to name
     k, d = est.means_.shape
-    resp = np.exp(log_resp)
-    if sample_weight is not None:
-        resp = resp * sample_weight[:, None]
-    nk = resp.sum(axis=0)
     emp = _empirical_covariances(est)
     scale = 1.0 / np.sqrt(var)
     rel = emp * scale[None, :, None] * scale[None, None, :]
@@ -79,8 +84,7 @@ def check_fit(est, log_resp: np.ndarray, X: np.ndarray, sample_weight=None) -> N
         if low > SINGULAR_FRACTION:
             continue
         what = "The tied covariance" if est.covariance_type == "tied" else f"Component {j}"
-        labels = np.argmax(log_resp, axis=1)
-        mine = X[labels == j] if est.covariance_type != "tied" else X
+        mine = X[labels() == j] if est.covariance_type != "tied" else X
         n_distinct = len(np.unique(mine, axis=0)) if len(mine) else 0
         if est.covariance_type == "full" and nk[j] < d + 1 and n_distinct <= nk[j] + 0.5:
             why = (

@@ -186,6 +186,16 @@ def _log_joint(Xc: np.ndarray, W: np.ndarray, shift: np.ndarray, covariance_type
     return phi, L, lse
 
 
+def labels(X: np.ndarray, W: np.ndarray, shift: np.ndarray, covariance_type: str) -> np.ndarray:
+    """The most responsible component of each row (n,), chunked: no n x K array."""
+    out = np.empty(X.shape[0], dtype=np.int64)
+    for lo in range(0, X.shape[0], CHUNK_ROWS):
+        out[lo : lo + CHUNK_ROWS] = np.argmax(
+            features(X[lo : lo + CHUNK_ROWS], shift, covariance_type) @ W, axis=1
+        )
+    return out
+
+
 def log_prob_resp(X: np.ndarray, W: np.ndarray, shift: np.ndarray, covariance_type: str):
     """Per-sample log p(x_i) (n,) and log responsibilities (n, K), chunked."""
     n = X.shape[0]

@@ -223,10 +223,14 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
-        """Fit, then label each sample with its most responsible component (in-memory X)."""
+        """Fit, then label each sample with its most responsible component (in-memory X).
+
+        The labels come from a final E-step at the fitted parameters, so
+        ``fit_predict(X) == fit(X).predict(X)``.
+        """
         if is_dask_array(X):
             raise TypeError("fit_predict needs an in-memory X. Got a Dask array: call fit(X) instead.")
-        return self._fit(X, sample_weight)
+        return self._labels(self._fit(X, sample_weight))
 
     def _fit(self, X, sample_weight):
         X_input, X64, sw = self._validate_fit_data(X, sample_weight)
@@ -281,12 +285,10 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = best.lower_bound
         self.lower_bounds_ = list(best.lower_bounds)
-        if X_input is None:
-            return None
-        log_resp = self._log_prob_resp(X64)[1]  # a final E-step: fit_predict(X) == fit(X).predict(X)
-        if self.max_iter > 0:  # a start (max_iter=0) is not a fit to diagnose
-            check_fit(self, log_resp, X64, sw)
-        return np.argmax(log_resp, axis=1)
+        if X_input is not None and self.max_iter > 0:  # a start (max_iter=0) is not a fit to diagnose
+            _, S = data.stats(self._natural_parameters(data.shift), self.covariance_type)  # N_k here
+            check_fit(self, X64, S[0], lambda: self._labels(X64))
+        return X64
 
     def _print_pass(self, n_pass: int, change: float) -> None:
         if n_pass % self.verbose_interval == 0:
@@ -348,10 +350,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         X64, dtype = self._predict_data(X)
         return np.exp(self._log_prob_resp(X64)[1]).astype(dtype, copy=False)
 
+    def _labels(self, X64) -> np.ndarray:
+        return _kernels.labels(X64, self._natural_parameters(self._shift), self._shift, self.covariance_type)
+
     def predict(self, X) -> np.ndarray:
         """The most responsible component of each sample."""
-        X64, _ = self._predict_data(X)
-        return np.argmax(self._log_prob_resp(X64)[1], axis=1)
+        return self._labels(self._predict_data(X)[0])
 
     def sample(self, n_samples: int = 1, *, random_state: Any = None):
         """Draw samples as scikit-learn does; returns (X, component labels).
