@@ -13,7 +13,18 @@ from ._plots import Plots
 from ._read import read_data
 from ._report import bayes_summary, em_summary, note, print_comparison, print_em, print_posterior
 
-__all__ = ["bayes_available", "cmd_compare", "cmd_em", "cmd_mcmc", "fit_em", "sample_posterior"]
+__all__ = [
+    "bayes_available",
+    "cmd_compare",
+    "cmd_em",
+    "cmd_mcmc",
+    "compare",
+    "finish",
+    "fit_em",
+    "need_bayes",
+    "posterior_outputs",
+    "sample_posterior",
+]
 
 
 def bayes_available() -> bool:
