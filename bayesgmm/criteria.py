@@ -1,8 +1,9 @@
 """Choosing K and the covariance type by EM alone: AIC, BIC and ICL over a grid.
 
 :func:`select` is what mclust's ``Mclust`` does (and what scikit-learn leaves to a gallery
-example): fit a converged :class:`~bayesgmm.em.GaussianMixture` for every number of
-components K and covariance type, tabulate the criteria and return the best model.
+example): fit EM to the best optimum found from several starts (:mod:`bayesgmm.multistart`) for
+every number of components K and covariance type, tabulate the criteria and return the
+best model.
 
 All criteria are on the deviance scale, where lower is better (mclust reports BIC with
 the opposite sign):
@@ -26,6 +27,8 @@ import numpy as np
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
 from .covariance import n_parameters
 from .em import GaussianMixture
+from .hierarchical import merge_tree
+from .multistart import N_KMEANS, best_em, split_params
 
 __all__ = ["CRITERIA", "check_ks", "chosen", "rank_criteria", "select"]
 
@@ -99,20 +102,34 @@ def chosen(table: Any, *, within_se: float | None = None) -> dict[str, int]:
     return out
 
 
+def _entropy(resp: np.ndarray) -> float:
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(-np.sum(np.where(resp > 0, resp * np.log(resp), 0.0)))
+
+
 def select(
     X: Any,
     ks: Any,
     covariance_types: Sequence[str] | str = COVARIANCE_TYPES,
     *,
     criterion: str = "bic",
-    n_init: int = 1,
-    tol: float = 1e-8,
-    max_iter: int = 10000,
     reg_covar: float = 1e-6,
-    init_params: str = "kmeans",
     random_state: Any = None,
+    n_init: int = N_KMEANS,
+    tol: float | None = None,
+    max_iter: int = 10000,
 ) -> tuple[GaussianMixture, Any]:
-    """Fit EM for every K x covariance type; return the best model and the criteria table.
+    """Fit EM for every K x covariance type from several starts; return the best model and
+    the criteria table.
+
+    Each (K, covariance type) is fitted by :func:`bayesgmm.multistart.best_em`: the
+    model-based hierarchical start, k-means, k-means++ and random-point starts, screened by
+    short runs, the leaders run to the fixed point; plus, since the grid is fitted in
+    increasing K, the fits of the other covariance types at the same K (converted) and the
+    K - 1 fit of the same type with each component split in two. The fit runs on the data
+    standardised per feature (one common scale for spherical models) and is mapped back
+    exactly: the table and the model are those of ``a X + b`` mapped through the same
+    affine map, for any scale.
 
     Parameters
     ----------
@@ -123,23 +140,38 @@ def select(
         Any of "full", "tied", "diag", "spherical".
     criterion : {"bic", "aic", "icl"}, default="bic"
         The criterion that picks the returned model (lowest wins).
-    n_init, tol, max_iter, reg_covar, init_params, random_state
-        Passed to every :class:`~bayesgmm.em.GaussianMixture`; the default ``tol=1e-8``
-        fits to convergence (the criteria are defined at the maximum-likelihood
-        estimate). The same ``random_state`` is passed to every fit.
+    reg_covar : float, default=1e-6
+        Added to the diagonal of the covariances of the standardised data, i.e. relative
+        to each feature's variance.
+    random_state : None, int or numpy Generator, default=None
+        None is a fixed seed: the same data always give the same table.
+    n_init : int, default=2
+        k-means starts per (K, covariance type), on top of the others.
+    tol : float, optional
+        None (default) runs EM to its fixed point, where the criteria are defined.
+    max_iter : int, default=10000
+        EM passes per start at most.
 
     Returns
     -------
     best : GaussianMixture
-        The fitted model with the lowest ``criterion``.
+        The fitted model with the lowest ``criterion``, in X's units.
     table : pandas.DataFrame
-        One row per (K, covariance type), in the order tried, with columns ``k``,
+        One row per (K, covariance type), in the order given, with columns ``k``,
         ``covariance_type``, ``loglik`` (total log-likelihood at the EM estimate),
-        ``n_params``, ``aic``, ``bic``, ``icl``, ``converged``, ``n_iter``, ``error``
-        (the message when the fit failed -- e.g. a collapsed component -- whose criteria
-        are then missing; empty otherwise), ``rank_aic``, ``rank_bic``, ``rank_icl`` (1 is
-        best) and ``chosen_by`` (the criteria whose best row this is, comma-separated).
-        All criteria on the deviance scale: lower is better.
+        ``n_params``, ``aic``, ``bic``, ``icl``, ``converged``, ``n_iter`` (EM passes of
+        the winning start), ``n_starts`` (starts tried), ``n_best`` (starts that ended at
+        the winning log-likelihood, relative 1e-7: a measure of how easily the optimum is
+        found), ``collapsed`` (True when every fit found has a component collapsed onto
+        the ``reg_covar`` floor -- one point, or too few for its covariance -- whose
+        likelihood is an artefact of ``reg_covar``; fits without a collapse are preferred
+        whenever one is found), ``error`` (the message when every start failed -- e.g. collapsed
+        components -- whose criteria are then missing; empty otherwise), ``rank_aic``,
+        ``rank_bic``, ``rank_icl`` (1 is best) and ``chosen_by`` (the criteria whose best
+        row this is, comma-separated). All criteria on the deviance scale: lower is better.
+        Under ``X -> a X + b`` (``a`` a scale per feature) every log-likelihood shifts by
+        ``-n sum(log|a|)`` and every criterion by twice as much the other way: the same
+        for all rows, so differences, ranks and choices do not change.
 
     Raises
     ------
@@ -157,47 +189,80 @@ def select(
         raise ValueError("The 'covariance_types' parameter must name at least one covariance type. Got [].")
     for ct in covariance_types:
         check_option(ct, "covariance_types", COVARIANCE_TYPES)
+    if len(set(covariance_types)) != len(covariance_types):
+        raise ValueError(
+            f"The 'covariance_types' parameter must not repeat a type. Got {covariance_types!r}."
+        )
     check_option(criterion, "criterion", CRITERIA)
-    check_int(n_init, "n_init")
-    check_real(tol, "tol")
+    check_int(n_init, "n_init", minimum=0)
+    if tol is not None:
+        check_real(tol, "tol")
     check_int(max_iter, "max_iter")
     n, d = X.shape
+
+    tree = merge_tree(X) if max(ks) > 1 else None
+    fits: dict[tuple[int, str], Any] = {}
+    for k in sorted(ks):
+        for ct in covariance_types:
+            extra = [
+                (f"from-{other}", fits[(k, other)].model.params_)
+                for other in covariance_types
+                if (k, other) in fits and fits[(k, other)].model is not None
+            ]
+            prev = fits.get((k - 1, ct))
+            if prev is not None and prev.model is not None:
+                extra += [(f"split-{j}", p) for j, p in enumerate(split_params(prev.model.params_))]
+            if k > n:
+                fits[(k, ct)] = None
+                continue
+            fits[(k, ct)] = best_em(
+                X,
+                k,
+                ct,
+                reg_covar=reg_covar,
+                random_state=random_state,
+                n_kmeans=n_init,
+                tol=tol,
+                max_iter=max_iter,
+                extra_starts=extra,
+                tree=tree,
+            )
 
     rows, models = [], []
     for k in ks:
         for ct in covariance_types:
-            row: dict[str, Any] = {"k": k, "covariance_type": ct, "n_params": n_parameters(k, d, ct)}
-            gm = GaussianMixture(
-                k,
-                covariance_type=ct,
-                tol=tol,
-                max_iter=max_iter,
-                n_init=n_init,
-                reg_covar=reg_covar,
-                init_params=init_params,
-                random_state=random_state,
-                accelerate=True,
-            )
-            try:
-                gm.fit(X)
-            except ValueError as exc:  # collapsed component, fewer samples than components
+            p = n_parameters(k, d, ct)
+            row: dict[str, Any] = {"k": k, "covariance_type": ct, "n_params": p}
+            fit = fits[(k, ct)]
+            if fit is None or fit.model is None:
+                msg = (
+                    f"n_components={k} is more than the {n} samples"
+                    if fit is None
+                    else f"every start failed; {fit.error}"
+                )
                 row.update(loglik=np.nan, aic=np.nan, bic=np.nan, icl=np.nan, converged=False, n_iter=0)
-                row["error"] = str(exc)
-                gm = None
+                row.update(n_starts=0 if fit is None else fit.n_starts, n_best=0, collapsed=False, error=msg)
+                models.append(None)
             else:
-                loglik = float(np.sum(gm.score_samples(X)))
+                gm, ll = fit.model, fit.loglik
+                bic = -2.0 * ll + p * np.log(n)
                 row.update(
-                    loglik=loglik,
-                    aic=gm.aic(X),
-                    bic=gm.bic(X),
-                    icl=gm.icl(X),
+                    loglik=ll,
+                    aic=-2.0 * ll + 2.0 * p,
+                    bic=bic,
+                    icl=bic + 2.0 * _entropy(gm.predict_proba(X)),
                     converged=bool(gm.converged_),
                     n_iter=int(gm.n_iter_),
+                    n_starts=fit.n_starts,
+                    n_best=fit.n_best,
+                    collapsed=fit.degenerate,
                     error="",
                 )
+                models.append(gm)
             rows.append(row)
-            models.append(gm)
-    columns = ["k", "covariance_type", "loglik", "n_params", *CRITERIA, "converged", "n_iter", "error"]
+    columns = [
+        "k", "covariance_type", "loglik", "n_params", *CRITERIA, "converged", "n_iter", "n_starts", "n_best", "collapsed", "error",
+    ]  # fmt: skip
     table = pd.DataFrame(rows, columns=columns)
     if table[criterion].isna().all():
         raise ValueError(f"No model could be fitted: {table['error'].iloc[0]}")
