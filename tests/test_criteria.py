@@ -15,7 +15,6 @@ from bayesgmm import GaussianMixture, load_heights, make_mixture  # noqa: E402
 from bayesgmm._scaling import Standardizer  # noqa: E402
 from bayesgmm.covariance import n_parameters  # noqa: E402
 from bayesgmm.criteria import check_ks, chosen, rank_criteria, select  # noqa: E402
-from bayesgmm.exceptions import ConvergenceWarning  # noqa: E402
 
 MEANS3 = [[-4.0, 0.0], [0.0, 4.0], [4.0, 0.0]]
 
@@ -119,11 +118,8 @@ def test_criterion_argument_picks_the_returned_model():
 
 def test_a_failed_fit_is_recorded_not_raised():
     X = np.vstack([np.zeros((5, 1)), np.ones((5, 1))])  # two points, repeated
-    # scikit-learn's KMeans start says so too
-    with pytest.warns(
-        ConvergenceWarning, match=r"Number of distinct clusters \(2\) found smaller than n_clusters"
-    ):
-        _, table = select(X, [1, 2, 3, 8], "full", reg_covar=0.0, random_state=0)
+    # the many starts run quietly; the table says what failed
+    _, table = select(X, [1, 2, 3, 8], "full", reg_covar=0.0, random_state=0)
     failed = table[table["error"] != ""]
     assert len(failed) >= 1
     assert failed[["aic", "bic", "icl"]].isna().all().all()
@@ -133,10 +129,7 @@ def test_a_failed_fit_is_recorded_not_raised():
 
 def test_all_fits_failing_raises():
     X = np.zeros((6, 1))
-    with (
-        pytest.raises(ValueError, match="No model could be fitted"),
-        pytest.warns(ConvergenceWarning, match="Number of distinct clusters"),
-    ):
+    with pytest.raises(ValueError, match="No model could be fitted"):
         select(X, [2, 3], "full", reg_covar=0.0, random_state=0)
 
 

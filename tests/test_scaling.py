@@ -121,9 +121,9 @@ def test_model_back_scores_x_like_a_model_fitted_with_scaled_reg_covar(ct):
     X = make_mixture(300, [0.5, 0.5], [[0, 0], [4, 1]], [np.eye(2)] * 2, random_state=1)[0]
     X = X * 1e-5 + [1e-4, 3e-4]
     std = Standardizer.fit(X, isotropic=True)
-    gz = GaussianMixture(2, covariance_type=ct, tol=1e-12, max_iter=5000, random_state=0).fit(
-        std.transform(X)
-    )
+    gz = GaussianMixture(
+        2, covariance_type=ct, tol=1e-13, max_iter=5000, random_state=0, accelerate=True
+    ).fit(std.transform(X))
     gx = std.model_back(gz)
     start = std.params_back(gz.params_)
     ref = GaussianMixture(
@@ -131,6 +131,7 @@ def test_model_back_scores_x_like_a_model_fitted_with_scaled_reg_covar(ct):
         covariance_type=ct,
         tol=1e-14,
         max_iter=5000,
+        accelerate=True,
         reg_covar=1e-6 * std.scale[0] ** 2,
         weights_init=start.weights,
         means_init=start.means,
