@@ -272,3 +272,32 @@ def test_three_separated_components_choose_three():
         )
         for k in (1, 2):
             assert by_k.loc[k, f"{crit}_diff"] > 5 * by_k.loc[k, f"{crit}_diff_se"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("data", ["heights-0", "heights-1", "synthetic-k2"])
+def test_above_the_true_k_every_k_passes_or_is_flagged_and_waic_repeats(data):
+    """K = 1..4 on 2 000 rows, two seeds: a K either passes its label-invariant diagnostics
+    (R-hat <= 1.01, bulk ESS >= 400 of the total log-likelihood and the other invariant
+    quantities) and is ranked, or is flagged and not ranked; the WAIC of a K that passes
+    under both seeds agrees between them within its standard error."""
+    if data == "synthetic-k2":
+        X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
+    else:
+        X, _ = load_heights()
+        X = X[np.random.default_rng(int(data[-1])).choice(X.shape[0], 2000, replace=False)]
+    tables = [
+        _quietly(compare_models, X, range(1, 5), draws=1000, tune=500, random_state=s, progress=False)[0]
+        for s in (1, 2)
+    ]
+    for table in tables:
+        for row in table.itertuples():
+            passed = row.invariant_max_rhat <= 1.01 and row.invariant_min_ess_bulk >= 400
+            assert bool(row.invariant_ok) == passed
+            assert (row.flag == "") == passed
+            assert pd.isna(row.rank_waic) != passed
+    a, b = (t.set_index("k") for t in tables)
+    for k in range(1, 5):
+        if a.loc[k, "invariant_ok"] and b.loc[k, "invariant_ok"]:
+            assert abs(a.loc[k, "waic"] - b.loc[k, "waic"]) <= min(a.loc[k, "waic_se"], b.loc[k, "waic_se"])
+    assert a.loc[2, "invariant_ok"] and b.loc[2, "invariant_ok"]  # the true K always samples well

@@ -177,6 +177,7 @@ def compare(
     results: Sequence[ModelResult],
     *,
     extra_criteria: Sequence[str] = (),
+    occupied: Any = None,
 ) -> Any:
     r"""Tabulate and rank already-computed results: one row per (K, covariance type).
 
@@ -189,6 +190,12 @@ def compare(
         Names of ``ModelResult.extra`` entries to rank as criteria (deviance scale, lower
         is better). Like WAIC and LOO they depend on the posterior, so a row whose
         label-invariant diagnostics fail is not ranked on them either.
+    occupied : OccupiedComponents, optional
+        The posterior of the number of occupied components of a sparse overfitted fit
+        (:mod:`bayesgmm.bayes.occupancy`): adds the column ``p_occupied``, the posterior
+        probability that exactly ``k`` components are occupied, and keeps the whole
+        distribution as ``table.attrs["occupied"]`` (``{k: probability}``) with
+        ``table.attrs["occupied_diagnostics_ok"]``.
 
     Returns
     -------
@@ -203,7 +210,8 @@ def compare(
         ``waic_diff``, ``waic_diff_se``, ``loo_diff``, ``loo_diff_se`` (difference to the
         best ranked row and its paired standard error ``sqrt(n var_i(d_i))``, as in
         ``arviz.compare``; NaN for unranked rows); one ``rank_<criterion>`` per criterion
-        (1 = chosen; ties share a rank) and ``chosen_by``.
+        (1 = chosen; ties share a rank), ``chosen_by`` and, with ``occupied``,
+        ``p_occupied``.
     """
     import pandas as pd
 
@@ -240,6 +248,10 @@ def compare(
     for col in masked.columns:
         if col.startswith("rank_") or col == "chosen_by":
             table[col] = masked[col]
+    if occupied is not None:
+        table["p_occupied"] = [occupied.probability(int(k)) for k in table["k"]]
+        table.attrs["occupied"] = occupied.as_dict()
+        table.attrs["occupied_diagnostics_ok"] = occupied.diagnostics_ok
     return table
 
 
@@ -280,6 +292,12 @@ def _result_line(r: ModelResult, i: int, n: int, seconds: float) -> str:
     return line
 
 
+def _occupied_line(occ: Any, seconds: float) -> str:
+    probs = ", ".join(f"{k}: {p:.2f}" for k, p in occ.as_dict().items() if p > 0)
+    line = f"  occupied components (sparse fit, K_max={occ.k_max}) done in {seconds:.1f} s: {probs}"
+    return line if occ.diagnostics_ok else line + " -- label-invariant diagnostics FAIL"
+
+
 def compare_models(
     X: Any,
     ks: Any,
@@ -297,6 +315,8 @@ def compare_models(
     progress: Any = True,
     return_models: bool = False,
     evidence: bool = True,
+    k_max: int | None = None,
+    sparse_alpha: float | None = None,
 ):
     r"""Fit EM and the Bayesian mixture for every K; tabulate AIC, BIC, ICL, WAIC, LOO and
     the log evidence.
@@ -347,6 +367,14 @@ def compare_models(
         Estimate the log evidence of every posterior (columns ``evidence``,
         ``evidence_se``, ``evidence_warning``; ranked as the criterion ``evidence``). Its
         cost is one pass over the data per proposal draw.
+    k_max : int, optional
+        Also fit one overfitted mixture of ``k_max`` components with a sparse Dirichlet
+        prior and add the posterior probability of each number of occupied components as
+        the column ``p_occupied`` (:mod:`bayesgmm.bayes.occupancy`; the whole
+        distribution, up to ``k_max``, is ``table.attrs["occupied"]``). With
+        ``return_models`` the sparse fit is under the key ``("occupied", k_max)``.
+    sparse_alpha : float, optional
+        Its Dirichlet concentration; default :data:`~bayesgmm.bayes.occupancy.SPARSE_ALPHA`.
 
     Returns
     -------
@@ -382,6 +410,8 @@ def compare_models(
     check_int(tune, "tune", minimum=0)
     check_int(chains, "chains")
     check_int(n_init, "n_init")
+    if k_max is not None:
+        check_int(k_max, "k_max")
     say = _Progress(progress)
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.integers(2**31 - 1, size=len(ks))]
@@ -413,7 +443,26 @@ def compare_models(
             results.append(model_result(X, em, bayes, extra=ev))
             models[(k, ct)] = (em, bayes)
         say(_result_line(results[-1 - len(extra)], i, len(ks), time.perf_counter() - t0))
-    table = compare(results, extra_criteria=("evidence",) if evidence else ())
+    occupied = None
+    if k_max is not None:
+        from .occupancy import SPARSE_ALPHA, fit_occupied_components
+
+        t0 = time.perf_counter()
+        sparse, occupied = fit_occupied_components(
+            X,
+            k_max,
+            alpha=SPARSE_ALPHA if sparse_alpha is None else sparse_alpha,
+            covariance_type=covariance_type,
+            random_state=rng,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            target_accept=target_accept,
+            sampler=sampler,
+        )
+        models[("occupied", k_max)] = (None, sparse)
+        say(_occupied_line(occupied, time.perf_counter() - t0))
+    table = compare(results, extra_criteria=("evidence",) if evidence else (), occupied=occupied)
     if return_models:
         return table, models
     return table

@@ -89,7 +89,9 @@ class Priors:
     alpha : float or sequence of float, default=1.0
         Dirichlet concentration on the weights (scalar or one per component). 1 is the
         uniform distribution on the simplex: no component is favoured and no weight is
-        pushed to 0 or to equality.
+        pushed to 0 or to equality. Well below 1 (e.g. 0.01) is the sparse prior of an
+        overfitted mixture, which empties the components the data do not need
+        (:mod:`bayesgmm.bayes.occupancy`).
     mean_loc : float or sequence of float (one per feature), optional
         Centre of the Normal prior on the component means; ``None`` is the data mean.
     mean_scale : float or sequence of float, optional

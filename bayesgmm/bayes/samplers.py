@@ -72,11 +72,13 @@ class SamplingRun:
 
 @dataclass
 class SampleResult:
-    """A sampler's output: the InferenceData and the mass matrix it used, if it chose one."""
+    """A sampler's output: the InferenceData, the mass matrix it started from (if it chose
+    one) and whether that matrix was adapted during tuning."""
 
     idata: Any
     mass_matrix: np.ndarray | None = None
     setup_seconds: float = 0.0
+    adapted: bool = False
 
 
 class Sampler(ABC):
@@ -110,14 +112,27 @@ def _per_chain(starts: Sequence[dict[str, np.ndarray]], chains: int) -> list[dic
 
 
 class LaplaceNUTS(Sampler):
-    """PyMC's NUTS from EM solutions, the inverse observed information as the mass matrix."""
+    """PyMC's NUTS from EM solutions, the inverse observed information as the mass matrix.
+
+    Parameters
+    ----------
+    metric : {"auto", "laplace", "adapt"}, default="auto"
+        "laplace": the inverse observed information at the first start, fixed (only the
+        step size is tuned). "adapt": the same matrix as the starting point of PyMC's
+        windowed adaptation of a diagonal mass matrix during tuning. "auto": "adapt" when
+        there are several distinct starts -- the log-likelihood has several optima of
+        nearly equal height, so the curvature at one of them does not describe the
+        posterior -- else "laplace".
+    """
 
     name = "pymc"
+
+    def __init__(self, metric: str = "auto") -> None:
+        self.metric = metric
 
     def sample(self, model, starts, run):
         import pymc as pm
         from pymc.initial_point import make_initial_point_fn
-        from pymc.step_methods.hmc.quadpotential import QuadPotentialFull
 
         t0 = time.perf_counter()
         value_vars = model.continuous_value_vars
@@ -126,10 +141,11 @@ class LaplaceNUTS(Sampler):
         )(0)
         func = model.logp_dlogp_function(value_vars, ravel_inputs=True)
         func.trust_input = True
-        cov, _ = laplace_covariance(model, point, value_vars=value_vars, logp_dlogp_func=func)
+        cov, theta = laplace_covariance(model, point, value_vars=value_vars, logp_dlogp_func=func)
+        adapt = self.metric == "adapt" or (self.metric == "auto" and len(starts) > 1)
         step = pm.NUTS(
             vars=value_vars,
-            potential=QuadPotentialFull(cov),
+            potential=_potential(cov, theta, adapt),
             target_accept=run.target_accept,
             model=model,
             initial_point=point,
@@ -137,7 +153,19 @@ class LaplaceNUTS(Sampler):
         )
         setup = time.perf_counter() - t0
         idata = self._pm_sample(model, run, step=step, initvals=_per_chain(starts, run.chains))
-        return SampleResult(idata, cov, setup)
+        return SampleResult(idata, cov, setup, adapted=adapt)
+
+
+#: Weight, in draws, of the Laplace matrix in the adapted estimate (PyMC's convention).
+ADAPT_INITIAL_WEIGHT = 10
+
+
+def _potential(cov: np.ndarray, theta: np.ndarray, adapt: bool):
+    from pymc.step_methods.hmc.quadpotential import QuadPotentialDiagAdapt, QuadPotentialFull
+
+    if not adapt:
+        return QuadPotentialFull(cov)
+    return QuadPotentialDiagAdapt(len(theta), theta, np.diag(cov).copy(), ADAPT_INITIAL_WEIGHT)
 
 
 class PyMCInitNUTS(Sampler):
@@ -168,8 +196,10 @@ class ExternalNUTS(Sampler):
         return SampleResult(idata)
 
 
-def make_sampler(sampler: str, init: str, likelihood: str) -> Sampler:
+def make_sampler(sampler: str, init: str, likelihood: str, *, metric: str = "auto") -> Sampler:
     """The sampler object for the estimator's ``sampler``, ``init`` and ``likelihood``.
+
+    ``metric`` is passed to :class:`LaplaceNUTS` (``init="em"``).
 
     Raises a clear error when an external sampler is asked for the fused likelihood (it
     compiles PyMC's graph, which the fused Op is not part of) or is not installed.
@@ -188,7 +218,7 @@ def make_sampler(sampler: str, init: str, likelihood: str) -> Sampler:
             ) from None
         return ExternalNUTS(sampler)
     if init == "em":
-        return LaplaceNUTS()
+        return LaplaceNUTS(metric)
     return PyMCInitNUTS(init)
 
 

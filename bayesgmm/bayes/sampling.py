@@ -37,6 +37,7 @@ from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
 from .naming import named_arrays, parameter_names
 from .relabel import relabel_draws
 from .samplers import INITS, SAMPLERS, SamplingRun, make_sampler, parallelism
+from .starts import em_optima
 
 __all__ = ["BayesianGaussianMixture"]
 
@@ -94,7 +95,11 @@ class BayesianGaussianMixture:
         ``CPUs // cores`` threads (one for fewer than 65 536 rows), so threads never
         outnumber CPUs.
     em_n_init : int, default=3
-        EM initialisations when :meth:`fit` fits the reference itself.
+        EM runs (each from its own initialisation) searched for distinct optima within a
+        few nats of the best (:func:`bayesgmm.bayes.starts.em_optima`): the best is the
+        reference, and with ``init="em"`` the chains start at the distinct optima in turn.
+        Several distinct optima mean the information at one of them does not describe the
+        posterior, so the mass matrix is then adapted (:class:`~bayesgmm.bayes.samplers.LaplaceNUTS`).
 
     Notes
     -----
@@ -112,7 +117,9 @@ class BayesianGaussianMixture:
         disabled, ``log_likelihood`` with one variable ``x`` of dims
         (chain, draw, obs_id).
     em_ : GaussianMixture
-        The EM fit the chains started from and the labels are aligned to.
+        The EM fit the labels are aligned to (the best optimum found, or the one given).
+    em_optima_ : list of GaussianMixture
+        The distinct EM optima the chains started from, ``em_`` first.
     reference_ : GMMParams
         ``em_``'s parameters sorted along feature 0 (the labelling of every summary).
     weights_ : array of shape (n_components,)
@@ -124,6 +131,10 @@ class BayesianGaussianMixture:
         ``bfmi`` (list, one per chain). Label-invariant (:mod:`bayesgmm.bayes.diagnostics`):
         ``invariant`` (R-hat and ESS of each quantity), ``invariant_max_rhat``,
         ``invariant_min_ess_bulk`` and ``invariant_ok``.
+    mass_matrix_ : array of shape (n_params, n_params)
+        The inverse observed information at the best EM optimum (``init="em"``).
+    mass_matrix_adapted_ : bool
+        Whether it was then adapted during tuning (several distinct EM optima).
     invariant_draws_ : dict
         The label-invariant quantities, ``name -> array (chain, draw)``.
     mixture_draws_ : MixtureDraws
@@ -223,7 +234,7 @@ class BayesianGaussianMixture:
         )
         n, d = X.shape
         self._check_parameters(d)
-        sampler = make_sampler(self.sampler, self.init, self.likelihood)
+        sampler = make_sampler(self.sampler, self.init, self.likelihood, metric=self._metric())
         rng = check_random_state(self.random_state)
         cores, threads = parallelism(self.chains, self.cores, n)
         timings: dict[str, float] = {}
@@ -259,6 +270,7 @@ class BayesianGaussianMixture:
         timings["sample"] = time.perf_counter() - t0 - result.setup_seconds
         if result.mass_matrix is not None:
             self.mass_matrix_ = result.mass_matrix
+        self.mass_matrix_adapted_ = result.adapted
 
         self.model_ = model
         self.n_features_in_ = d
@@ -276,10 +288,31 @@ class BayesianGaussianMixture:
         self.diagnostics_ = diagnose(self.parameter_draws(), result.idata, invariant, stacklevel=2)
         return self
 
+    def _metric(self) -> str:
+        """A sparse Dirichlet prior (alpha < 1) sends the weights of redundant components far
+        down their log scale, away from any EM optimum: the mass matrix must be adapted."""
+        alpha = (self.priors or Priors()).alpha
+        return "adapt" if np.min(alpha) < 1 else "auto"
+
     def _reference_em(self, X: np.ndarray, em: Any, rng: np.random.Generator) -> GaussianMixture:
-        """The EM solution the chains start from and the labels are aligned to."""
+        """The EM solution the labels are aligned to; sets ``em_optima_``, the chains' starts."""
         if em is not None:
-            return self._check_em(em, X)
+            em = self._check_em(em, X)
+        if self.init != "em" or self.chains == 1:
+            optima = [em] if em is not None else [self._converged_em(X, rng)]
+        else:
+            optima = em_optima(
+                X,
+                self.n_components,
+                self.covariance_type,
+                n_init=self.em_n_init,
+                random_state=rng,
+                given=em,
+            )
+        self.em_optima_ = optima
+        return optima[0]
+
+    def _converged_em(self, X: np.ndarray, rng: np.random.Generator) -> GaussianMixture:
         return converged_em(
             X,
             self.n_components,
@@ -291,7 +324,7 @@ class BayesianGaussianMixture:
     def _starts(self, X: np.ndarray) -> list[dict[str, np.ndarray]]:
         """Starting values, one dict per distinct start (the sampler cycles them over chains)."""
         if self.init == "em":
-            return [initial_values(self.reference_, self.covariance_type)]
+            return [initial_values(em.params_, self.covariance_type) for em in self.em_optima_]
         return [{"mu": _quantile_means(X, self.n_components)}]
 
     def _set_posterior_means(self) -> None:

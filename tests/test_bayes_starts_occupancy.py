@@ -1,0 +1,125 @@
+"""bayesgmm.bayes.starts (distinct EM optima) and bayesgmm.bayes.occupancy (occupied components)."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+pytest.importorskip("pymc")
+
+from bayesgmm import load_heights, make_mixture  # noqa: E402
+from bayesgmm.bayes.draws import MixtureDraws  # noqa: E402
+from bayesgmm.bayes.occupancy import (  # noqa: E402
+    OccupiedComponents,
+    fit_occupied_components,
+    occupied_components,
+)
+from bayesgmm.bayes.starts import LOGLIK_WINDOW, em_optima  # noqa: E402
+from bayesgmm.em import converged_em  # noqa: E402
+from bayesgmm.exceptions import SamplingWarning  # noqa: E402
+
+
+def heights(n=2000, seed=0):
+    X, _ = load_heights()
+    return X[np.random.default_rng(seed).choice(X.shape[0], n, replace=False)]
+
+
+# ----------------------------------------------------------------------------- EM optima
+def test_one_optimum_at_the_true_k_several_above_it():
+    X = heights()
+    two = em_optima(X, 2, n_init=3, random_state=np.random.default_rng(0))
+    assert len(two) == 1  # every start reaches the same fixed point
+    ref = converged_em(X, 2, random_state=0)
+    assert_allclose(np.sort(two[0].means_[:, 0]), np.sort(ref.means_[:, 0]), rtol=1e-6)
+    three = em_optima(X, 3, n_init=6, random_state=np.random.default_rng(0))
+    assert len(three) >= 2
+    ll = [float(np.sum(f.score_samples(X))) for f in three]
+    assert ll == sorted(ll, reverse=True)  # best first
+    assert ll[0] - ll[-1] <= LOGLIK_WINDOW
+    for a in range(len(three)):  # distinct: their sorted means differ
+        for b in range(a):
+            ma, mb = three[a].params_.sorted(0).means, three[b].params_.sorted(0).means
+            assert np.max(np.abs(ma - mb)) > 1e-3 * X.std()
+
+
+def test_a_given_solution_is_kept_first():
+    X = heights(500)
+    given = converged_em(X, 3, init_params="random_from_data", random_state=5)
+    optima = em_optima(X, 3, n_init=2, random_state=np.random.default_rng(1), given=given)
+    assert optima[0] is given
+
+
+# ----------------------------------------------------------------------------- occupancy
+class _Fitted:
+    """The attributes occupied_components reads, from hand-made draws."""
+
+    def __init__(self, w, mu, sd):
+        w, mu, sd = (np.asarray(a, dtype=float) for a in (w, mu, sd))
+        self.n_components = w.shape[-1]
+        self.n_features_in_ = 1
+        cov = (sd**2)[..., None]
+        self.mixture_draws_ = MixtureDraws(w, mu, sd, cov, "diag", np.zeros(1))
+        self.diagnostics_ = {"invariant_ok": True}
+
+
+def test_occupied_count_of_two_identical_halves_is_binomial():
+    """Two identical components with weights 1/2: every observation goes to either with
+    probability 1/2, so with n observations P(both occupied) = 1 - 2^(1 - n)."""
+    S, n = 4000, 3
+    w = np.full((1, S, 2), 0.5)
+    mu = np.zeros((1, S, 2, 1))
+    sd = np.ones((1, S, 2, 1))
+    occ = occupied_components(_Fitted(w, mu, sd), np.zeros((n, 1)), random_state=0)
+    p2 = 1 - 2.0 ** (1 - n)
+    assert occ.probabilities.shape == (2,)
+    assert_allclose(occ.probability(2), p2, atol=4 * np.sqrt(p2 * (1 - p2) / S))
+    assert_allclose(occ.probabilities.sum(), 1.0)
+    assert occ.probability(3) == 0.0 and occ.mode == 2
+
+
+def test_empty_components_are_not_counted():
+    X, _ = make_mixture(200, [0.5, 0.5], [[-5.0], [5.0]], [[[1.0]], [[1.0]]], random_state=0)
+    w = np.array([[[0.5, 1e-12, 0.5, 1e-12]]])
+    mu = np.array([[[[-5.0], [0.0], [5.0], [9.0]]]])
+    sd = np.ones((1, 1, 4, 1))
+    occ = occupied_components(_Fitted(w, mu, sd), X, random_state=0)
+    assert occ.as_dict() == {1: 0.0, 2: 1.0, 3: 0.0, 4: 0.0}
+    with pytest.raises(ValueError, match="2 features"):
+        occupied_components(_Fitted(w, mu, sd), np.zeros((5, 2)))
+
+
+@pytest.mark.slow
+def test_sparse_fit_small():
+    """Two well-separated groups of 300 points, K_max = 4, sparse Dirichlet: the posterior
+    of the number of occupied components sits on 2."""
+    X, _ = make_mixture(300, [0.5, 0.5], [[-3.0], [3.0]], [[[1.0]], [[1.0]]], random_state=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)  # short chains: the count is what is tested
+        bayes, occ = fit_occupied_components(X, 4, draws=300, tune=300, random_state=0)
+    assert isinstance(occ, OccupiedComponents) and occ.k_max == 4
+    assert occ.counts.shape == (2, 300)
+    assert occ.probability(2) >= 0.9
+    assert bayes.priors.alpha == 0.01
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", ["1d-k2", "2d-k3"])
+def test_occupied_components_find_the_true_k(case):
+    """K_max = 6, sparse Dirichlet (alpha = 0.01), 2 chains x 1000 draws: at least 90% of the
+    posterior on the true number of groups -- 2 for 2 000 well-separated 1-D points, 3 for
+    the three 2-D groups."""
+    if case == "1d-k2":
+        X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
+        truth = 2
+    else:
+        X, _ = make_mixture(
+            900, [1 / 3] * 3, [[-4, 0], [0, 4], [4, 0]], [np.eye(2), np.eye(2), np.eye(2)], random_state=0
+        )
+        truth = 3
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        bayes, occ = fit_occupied_components(X, 6, draws=1000, tune=1000, random_state=0)
+    assert occ.probability(truth) >= 0.9, occ.as_dict()
