@@ -28,6 +28,33 @@ def heights(n=2000, seed=0):
 
 
 # ----------------------------------------------------------------------------- EM optima
+def _assert_distinct_and_ranked(optima, X):
+    ll = [float(np.sum(f.score_samples(X))) for f in optima]
+    assert ll == sorted(ll, reverse=True)  # best first
+    assert ll[0] - ll[-1] <= LOGLIK_WINDOW
+    for a in range(len(optima)):  # distinct: their sorted means differ
+        for b in range(a):
+            ma, mb = optima[a].params_.sorted(0).means, optima[b].params_.sorted(0).means
+            assert np.max(np.abs(ma - mb)) > 1e-3 * X.std()
+
+
+def test_two_equal_optima_of_a_symmetric_problem():
+    """Three equal, equally spaced groups fitted with K = 2: merging the left pair or the
+    right pair are optima of the same log-likelihood (mirror images); K = 3 has one."""
+    X, _ = make_mixture(300, [1 / 3] * 3, [[-6.0], [0.0], [6.0]], [[[1.0]]] * 3, random_state=0)
+    X = np.concatenate([X, -X])  # exactly symmetric
+    two = em_optima(X, 2, n_init=6, random_state=np.random.default_rng(0))
+    assert len(two) == 2
+    _assert_distinct_and_ranked(two, X)
+    ll = [float(np.sum(f.score_samples(X))) for f in two]
+    assert_allclose(ll[0], ll[1], rtol=1e-9)
+    assert_allclose(np.sort(two[0].means_[:, 0]), -np.sort(two[1].means_[:, 0])[::-1], atol=1e-6)
+    three = em_optima(X, 3, n_init=3, random_state=np.random.default_rng(0))
+    assert len(three) == 1
+    assert_allclose(np.sort(three[0].means_[:, 0]), [-6.0, 0.0, 6.0], atol=0.2)
+
+
+@pytest.mark.slow
 def test_one_optimum_at_the_true_k_several_above_it():
     X = heights()
     two = em_optima(X, 2, n_init=3, random_state=np.random.default_rng(0))
@@ -36,19 +63,13 @@ def test_one_optimum_at_the_true_k_several_above_it():
     assert_allclose(np.sort(two[0].means_[:, 0]), np.sort(ref.means_[:, 0]), rtol=1e-6)
     three = em_optima(X, 3, n_init=6, random_state=np.random.default_rng(0))
     assert len(three) >= 2
-    ll = [float(np.sum(f.score_samples(X))) for f in three]
-    assert ll == sorted(ll, reverse=True)  # best first
-    assert ll[0] - ll[-1] <= LOGLIK_WINDOW
-    for a in range(len(three)):  # distinct: their sorted means differ
-        for b in range(a):
-            ma, mb = three[a].params_.sorted(0).means, three[b].params_.sorted(0).means
-            assert np.max(np.abs(ma - mb)) > 1e-3 * X.std()
+    _assert_distinct_and_ranked(three, X)
 
 
 def test_a_given_solution_is_kept_first():
-    X = heights(500)
-    given = converged_em(X, 3, init_params="random_from_data", random_state=5)
-    optima = em_optima(X, 3, n_init=2, random_state=np.random.default_rng(1), given=given)
+    X, _ = make_mixture(300, [1 / 3] * 3, [[-6.0], [0.0], [6.0]], [[[1.0]]] * 3, random_state=0)
+    given = converged_em(X, 2, init_params="random_from_data", random_state=5)
+    optima = em_optima(X, 2, n_init=2, random_state=np.random.default_rng(1), given=given)
     assert optima[0] is given
 
 
@@ -68,7 +89,7 @@ class _Fitted:
 def test_occupied_count_of_two_identical_halves_is_binomial():
     """Two identical components with weights 1/2: every observation goes to either with
     probability 1/2, so with n observations P(both occupied) = 1 - 2^(1 - n)."""
-    S, n = 4000, 3
+    S, n = 2000, 3
     w = np.full((1, S, 2), 0.5)
     mu = np.zeros((1, S, 2, 1))
     sd = np.ones((1, S, 2, 1))
