@@ -24,7 +24,6 @@ compare.
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ import numpy as np
 
 from .._validation import check_int, check_option
 from ..criteria import chosen
+from ._progress import Progress, occupied_line, result_line
 from .elpd import CriterionWarning, ELPDEstimate, loo, pointwise_log_likelihood, waic
 
 __all__ = [
@@ -255,49 +255,6 @@ def compare(
     return table
 
 
-class _Progress:
-    """One line per K to a stream (stderr for ``progress=True``), nothing for False."""
-
-    def __init__(self, progress: Any) -> None:
-        if progress is True:
-            self.stream = sys.stderr
-        elif progress is False or progress is None:
-            self.stream = None
-        elif hasattr(progress, "write"):
-            self.stream = progress
-        else:
-            raise TypeError(
-                "The 'progress' parameter must be a bool or a writable text stream. "
-                f"Got {type(progress).__name__} instead."
-            )
-
-    def __call__(self, line: str) -> None:
-        if self.stream is not None:
-            print(line, file=self.stream, flush=True)
-
-
-def _result_line(r: ModelResult, i: int, n: int, seconds: float) -> str:
-    line = f"  K={r.k} ({i}/{n}) done in {seconds:.1f} s: BIC {r.bic:.1f}"
-    if r.waic is not None and r.loo is not None:
-        dg = r.diagnostics or {}
-        line += (
-            f", WAIC {r.waic.deviance:.1f} +/- {r.waic.deviance_se:.1f}, "
-            f"LOO {r.loo.deviance:.1f} +/- {r.loo.deviance_se:.1f}, max R-hat {dg.get('max_rhat', np.nan):.3f}, "
-            f"{dg.get('divergences', 0)} divergence(s)"
-        )
-        if "evidence" in r.extra:
-            line += f", -2 log evidence {r.extra['evidence']:.1f} +/- {r.extra['evidence_se']:.2f}"
-        if r.flag:
-            line += f" -- NOT RANKED: {r.flag}"
-    return line
-
-
-def _occupied_line(occ: Any, seconds: float) -> str:
-    probs = ", ".join(f"{k}: {p:.2f}" for k, p in occ.as_dict().items() if p > 0)
-    line = f"  occupied components (sparse fit, K_max={occ.k_max}) done in {seconds:.1f} s: {probs}"
-    return line if occ.diagnostics_ok else line + " -- label-invariant diagnostics FAIL"
-
-
 def compare_models(
     X: Any,
     ks: Any,
@@ -412,7 +369,7 @@ def compare_models(
     check_int(n_init, "n_init")
     if k_max is not None:
         check_int(k_max, "k_max")
-    say = _Progress(progress)
+    say = Progress(progress)
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.integers(2**31 - 1, size=len(ks))]
 
@@ -442,7 +399,7 @@ def compare_models(
                 ev = {"evidence": e.deviance, "evidence_se": e.deviance_se, "evidence_warning": e.warning}
             results.append(model_result(X, em, bayes, extra=ev))
             models[(k, ct)] = (em, bayes)
-        say(_result_line(results[-1 - len(extra)], i, len(ks), time.perf_counter() - t0))
+        say(result_line(results[-1 - len(extra)], i, len(ks), time.perf_counter() - t0))
     occupied = None
     if k_max is not None:
         from .occupancy import SPARSE_ALPHA, fit_occupied_components
@@ -461,7 +418,7 @@ def compare_models(
             sampler=sampler,
         )
         models[("occupied", k_max)] = (None, sparse)
-        say(_occupied_line(occupied, time.perf_counter() - t0))
+        say(occupied_line(occupied, time.perf_counter() - t0))
     table = compare(results, extra_criteria=("evidence",) if evidence else (), occupied=occupied)
     if return_models:
         return table, models
