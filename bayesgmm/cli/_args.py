@@ -82,8 +82,8 @@ def parse_columns(text: str | None) -> list[str] | None:
     return columns
 
 
-def _count(p: argparse.ArgumentParser, flag: str, default: int, help: str, *, minimum: int = 1) -> None:
-    """An integer option ``>= minimum``; a bad value is refused with the option's name."""
+def _count_type(flag: str, minimum: int):
+    """argparse type: an integer ``>= minimum``; a bad value is refused with the option's name."""
 
     def conv(text: str) -> int:
         try:
@@ -94,7 +94,12 @@ def _count(p: argparse.ArgumentParser, flag: str, default: int, help: str, *, mi
             raise argparse.ArgumentTypeError(f"{flag} must be an integer >= {minimum}. Got {text!r}.")
         return value
 
-    p.add_argument(flag, type=conv, default=default, help=f"{help} (default {default})")
+    return conv
+
+
+def _count(p: argparse.ArgumentParser, flag: str, default: int, help: str, *, minimum: int = 1) -> None:
+    """An integer option ``>= minimum`` with a default."""
+    p.add_argument(flag, type=_count_type(flag, minimum), default=default, help=f"{help} (default {default})")
 
 
 def _add_data_args(
@@ -117,7 +122,12 @@ def _add_data_args(
 
 
 def _add_em_args(p: argparse.ArgumentParser, out: str) -> None:
-    _count(p, "--n-init", 3, "EM starts")
+    p.add_argument(
+        "--n-init",
+        type=_count_type("--n-init", 0),
+        default=None,
+        help="k-means starts of EM, on top of the other deterministic starts (default: the library's)",
+    )
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--out", default=out, help=f"output folder (default {out})")
 
@@ -174,5 +184,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _count(dm, "--compare-subset", 2000, "rows for the comparison of criteria")
     _count(dm, "--compare-draws", 500, "draws per chain for each K of the comparison")
-    _add_em_args(dm, "bayesgmm-demo")
+    dm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    dm.add_argument("--out", default="bayesgmm-demo", help="output folder (default bayesgmm-demo)")
     return parser

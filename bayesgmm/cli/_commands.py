@@ -3,6 +3,7 @@ to the library and to the shared printers and writers."""
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,18 +57,26 @@ def _check_ks_fit(ks: list[int], n: int) -> None:
         raise UsageError(f"--k {max(ks)} is more components than the {n} data rows.")
 
 
-def fit_em(X: np.ndarray, k: int, covariance_type: str, *, n_init: int, seed: int, max_iter: int = 10000):
-    """EM to its fixed point, fitted on standardised data and mapped back, so that the fit of
-    ``a * X + b`` is the fit of ``X`` mapped through the same affine map (``reg_covar`` acts
-    relative to each feature's spread, not in the data's units)."""
-    from .._scaling import Standardizer
-    from ..em import converged_em
+def fit_em(
+    X: np.ndarray, k: int, covariance_type: str, *, n_init: int | None, seed: int, max_iter: int = 10000
+):
+    """EM from several deterministic starts, to its fixed point, as :func:`~bayesgmm.criteria.select`
+    fits each (K, covariance type) (:func:`bayesgmm.multistart.best_em`). It runs on
+    standardised data and is mapped back, so the fit of ``a * X + b`` is the fit of ``X``
+    mapped through the same affine map."""
+    from ..multistart import best_em
 
-    std = Standardizer.fit(X, isotropic=covariance_type == "spherical")
-    em = converged_em(
-        std.transform(X), k, covariance_type, n_init=n_init, random_state=seed, max_iter=max_iter
-    )
-    return std.model_back(em)
+    options = {} if n_init is None else {"n_kmeans": n_init}
+    fit = best_em(X, k, covariance_type, random_state=seed, max_iter=max_iter, **options)
+    if fit.model is None:
+        raise ValueError(f"every EM start of K={k} ({covariance_type}) failed: {fit.error}")
+    if fit.degenerate:
+        warnings.warn(
+            f"every EM fit of K={k} ({covariance_type}) has a component collapsed onto a few points: "
+            "try fewer components or a more constrained covariance type.",
+            stacklevel=2,
+        )
+    return fit.model
 
 
 def _base_summary(command: str, args: Any, X: np.ndarray, names: list[str]) -> dict[str, Any]:
@@ -101,9 +110,8 @@ def em_comparison(
     ``criterion`` and the summary entries."""
     from ..criteria import select
 
-    em, table = select(
-        X, ks, cts, criterion=criterion, n_init=args.n_init, max_iter=max_iter, random_state=args.seed
-    )
+    options = {} if args.n_init is None else {"n_init": args.n_init}
+    em, table = select(X, ks, cts, criterion=criterion, max_iter=max_iter, random_state=args.seed, **options)
     write_table(out.path("comparison.csv"), table)
     entries = print_comparison(table)
     entries["comparison"] = records(table)
@@ -216,8 +224,10 @@ def compare(
     from ..bayes.compare import compare_models
 
     options = {**sampling_options(args), "draws": draws}
+    if getattr(args, "n_init", None) is not None:  # the demo leaves it to compare_models
+        options["n_init"] = args.n_init
     table, models = compare_models(
-        X, ks, covariance_type=ct, n_init=args.n_init, progress=not args.quiet, return_models=True, **options
+        X, ks, covariance_type=ct, progress=not args.quiet, return_models=True, **options
     )
     entries = print_comparison(table, indent=indent)
     write_table(out.path("comparison.csv"), table)

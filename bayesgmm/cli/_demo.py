@@ -51,7 +51,7 @@ def cmd_demo(args: Any) -> dict[str, Any]:
         )
         # the article's setting (scikit-learn's absolute reg_covar on heights in metres), not the
         # standardised fit of ``em``: the demo reproduces that experiment's fixed point
-        em = converged_em(X, 2, n_init=args.n_init, random_state=0)
+        em = converged_em(X, 2, random_state=0)
         print(
             f"\n2. EM to its fixed point (SQUAREM, tol={CONVERGED_TOL:g}; the groups overlap, so plain EM "
             "creeps and a stop at a looser tol is short of the maximum):"
@@ -68,7 +68,7 @@ def cmd_demo(args: Any) -> dict[str, Any]:
             f"\n3. The posterior by NUTS on {what}; {args.chains} chain(s) x ({args.tune} tune + "
             f"{args.draws} draws):"
         )
-        em_b = em if whole else converged_em(Xb, 2, n_init=args.n_init, random_state=0)
+        em_b = em if whole else converged_em(Xb, 2, random_state=0)
         t0 = time.perf_counter()
         bayes, w, lo = sample_posterior(Xb, em_b, args, criteria=n_sub <= 20000)
         print(f"   sampled in {time.perf_counter() - t0:.1f} s")
