@@ -12,8 +12,9 @@ not numeric, such as a row-name column, is refused with its name unless deselect
 skipped with ``--skip-non-numeric``) or a ``.npy`` file (memory-mapped; ``--columns``
 then takes 0-based indices). ``--k`` is a number, a range ``1..4`` or a list ``1,3,5``.
 
-EM is fitted to its fixed point on standardised data and reported in the data's units, so
-the answer does not depend on the unit the data are measured in.
+EM is fitted as :func:`bayesgmm.criteria.select` fits each K (several deterministic starts,
+run to the fixed point on standardised data and reported in the data's units), so the
+answer does not depend on the unit the data are measured in.
 
 Output: everything goes to the ``--out`` folder -- ``summary.json``, ``comparison.csv``,
 plots as PNG, the posterior as ``posterior.nc`` (NetCDF, ``arviz.from_netcdf`` reads it),
