@@ -36,6 +36,8 @@ _LAZY = {
     "loo": "bayesgmm.bayes.compare",
     "compare_em_posterior": "bayesgmm.bayes.posterior",
     "compare_models": "bayesgmm.bayes.compare",
+    "log_evidence": "bayesgmm.bayes.evidence",
+    "EvidenceEstimate": "bayesgmm.bayes.evidence",
     "plotting": "bayesgmm.plotting",
 }
 

@@ -342,3 +342,10 @@ def test_k2_does_not_beat_k1_on_one_gaussian():
         warnings.simplefilter("ignore", CriterionWarning)
         e2 = log_evidence(fit(X, 2, draws=1000), X, random_state=0)
     assert e2.value - e1.value < 2 * math.hypot(e1.se, e2.se)
+
+
+def test_public_names():
+    import bayesgmm
+
+    assert bayesgmm.log_evidence is log_evidence and bayesgmm.EvidenceEstimate is EvidenceEstimate
+    assert {"log_evidence", "EvidenceEstimate"} <= set(bayesgmm.__all__)

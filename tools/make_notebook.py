@@ -8,6 +8,9 @@ from pathlib import Path
 import nbformat as nbf
 
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
+
+# Measured with benchmarks/evidence.py (2 000 height rows, seed 0); see benchmarks/README.md.
+EVIDENCE_DISCUSSION = "TODO"
 cells = [
     md(
         "# The height experiment, end to end\n\n"
@@ -17,7 +20,8 @@ cells = [
         "1. reproduce the article's EM run to the printed digit,\n"
         "2. run EM to its fixed point and see how far the article's numbers were from it,\n"
         "3. sample the exact posterior with NUTS and set it against both EM answers,\n"
-        "4. ask how many components the data support: WAIC and LOO against BIC, AIC and ICL.\n\n"
+        "4. ask how many components the data support: WAIC and LOO against BIC, AIC and ICL,\n"
+        "5. and set BIC beside the quantity it approximates, the log evidence log p(X | K).\n\n"
         "Set `BAYESGMM_FAST=1` to run everything on a small subset with few draws (the tests do)."
     ),
     code(
@@ -125,6 +129,23 @@ cells = [
         "criteria"
     ),
     code("fig, ax = plt.subplots(figsize=(7, 4))\nplotting.plot_criteria(criteria, ax=ax);"),
+    md(
+        "## 5. BIC and the evidence it approximates\n\n"
+        "BIC is a large-sample approximation to −2 log p(X | K), the model evidence: the likelihood "
+        "averaged over the prior. `compare_models` also estimates the evidence itself, under this "
+        "model's priors, by bridge sampling from the posterior draws (`bayesgmm.bayes.evidence`; "
+        "one pass over the data per proposal draw), on the same deviance scale, with its Monte "
+        "Carlo standard error (`evidence_se`). The table sets them side by side, and the "
+        "differences to K = 1, which are what choosing K uses."
+    ),
+    code(
+        "ev = criteria[criteria['evidence'].notna()][['k', 'bic', 'evidence', 'evidence_se', 'evidence_warning']].copy()\n"
+        "ev['bic - evidence'] = ev['bic'] - ev['evidence']\n"
+        "ev['bic - bic(K=1)'] = ev['bic'] - ev['bic'].iloc[0]\n"
+        "ev['evidence - evidence(K=1)'] = ev['evidence'] - ev['evidence'].iloc[0]\n"
+        "ev.round(2)"
+    ),
+    md(EVIDENCE_DISCUSSION),
     md(
         "## What the numbers say\n\n"
         "* The article's printed parameters are an early stop of EM, reproducible to the digit but "
