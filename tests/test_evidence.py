@@ -7,6 +7,7 @@ PyMC's own log-density of the priors; BIC's large-sample approximation.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 
@@ -305,6 +306,14 @@ def test_large_error_is_flagged(heights_k1):
         warnings.simplefilter("error")
         quiet = log_evidence(bayes, X, n_proposal=2, max_se=1e-6, random_state=0, warn=False)
     assert quiet.warning and quiet.value == est.value
+    # draws that fail the sampler's label-invariant diagnostics cannot give an evidence
+    failed = copy.copy(bayes)
+    failed.diagnostics_ = dict(
+        bayes.diagnostics_, invariant_ok=False, invariant_max_rhat=1.2, invariant_min_ess_bulk=30.0
+    )
+    with pytest.warns(CriterionWarning, match="label-invariant diagnostics fail"):
+        flagged = log_evidence(failed, X, random_state=0)
+    assert flagged.warning and "R-hat 1.200" in flagged.message
 
 
 def test_bad_arguments(heights_k1):

@@ -10,7 +10,27 @@ import nbformat as nbf
 md, code = nbf.v4.new_markdown_cell, nbf.v4.new_code_cell
 
 # Measured with benchmarks/evidence.py (2 000 height rows, seed 0); see benchmarks/README.md.
-EVIDENCE_DISCUSSION = "TODO"
+EVIDENCE_DISCUSSION = (
+    "**How close BIC comes, and why.** On the 2 000 heights of `benchmarks/evidence.py` "
+    "(another random subset than this notebook's; the figures are from `benchmarks/README.md`) "
+    "BIC is −4296.3 for K = 1 and −4380.6 for K = 2, and −2 log p(X | K) is −4294.0 and "
+    "−4382.5 (standard errors 0.004 and 0.01; two independent fits agree to 0.02). The K = 2 "
+    "minus K = 1 difference is −84.3 by BIC and −88.5 by the evidence: a Bayes factor of "
+    "e^44.2 for two components, where BIC says e^42.2. Same choice, by a wide margin.\n\n"
+    "Why the gap: Laplace's approximation at the estimate gives\n\n"
+    "−2 log p(X | K) = BIC − 2 log p(θ̂) − p log 2π + log det I₁(θ̂) + O(n^−½),\n\n"
+    "with I₁ the information of one observation. The bracket is zero when the prior's density "
+    "at θ̂ equals that of a normal centred there with covariance I₁⁻¹: the *unit-information "
+    "prior* (Kass & Wasserman 1995), which BIC implicitly assumes. It does not grow with n, "
+    "while the BIC differences grow like n: that is why BIC chooses well on large data and "
+    "why its absolute value is off by a few units. For K = 1 the bracket can be done by hand. "
+    "The mean's prior N(x̄, (2s)²) is half as high at x̄ as the unit-information N(μ̂, σ̂²): "
+    "+2 log 2 = +1.39. The standard deviation's HalfNormal(2s) against N(σ̂, σ̂²/2) gives "
+    "−2 log(e^−⅛/√2) = +0.94. Together +2.33, exactly the measured −4294.0 − (−4296.3). "
+    "For K = 2 the ordered means add −2 log 2! = −1.39 (the evidence counts both labellings, "
+    "BIC neither), and the mixture's information for the overlapping groups does the rest: "
+    "measured −1.86 in all."
+)
 cells = [
     md(
         "# The height experiment, end to end\n\n"

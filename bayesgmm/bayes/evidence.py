@@ -33,9 +33,9 @@ error of the bridge estimator (as in the R package ``bridgesampling``), with the
 autocorrelation of the posterior draws through their effective sample size; on the log
 scale it is the standard error of ``log Z``. The estimate flags itself (``warning``, and
 a :class:`~bayesgmm.bayes.elpd.CriterionWarning`) when that error exceeds ``max_se``,
-when the bridge iteration does not converge, or when the sampler's own diagnostics failed
-(R-hat, effective sample size): the draws then do not represent the posterior, and no
-estimator built on them can.
+when the bridge iteration does not converge, or when the sampler's label-invariant
+diagnostics (R-hat and effective sample size of the log-likelihood and log density) failed:
+the draws then do not represent the posterior, and no estimator built on them can.
 """
 
 from __future__ import annotations
@@ -325,7 +325,13 @@ def log_evidence(
     if not se <= max_se:
         problems.append(f"standard error {se:.2f} nats > max_se={max_se}")
     dg = getattr(bayes, "diagnostics_", {}) or {}
-    if C > 1 and not dg.get("max_rhat", 1.0) <= 1.01:
+    if "invariant_ok" in dg:  # the estimator is label-invariant: so are the diagnostics it needs
+        if not dg["invariant_ok"]:
+            problems.append(
+                f"the sampler's label-invariant diagnostics fail (R-hat {dg['invariant_max_rhat']:.3f}, "
+                f"bulk ESS {dg['invariant_min_ess_bulk']:.0f})"
+            )
+    elif C > 1 and not dg.get("max_rhat", 1.0) <= 1.01:
         problems.append(f"the sampler's max R-hat is {dg['max_rhat']:.3f}")
     message = "; ".join(problems)
     if problems and warn:
