@@ -22,7 +22,9 @@ the ordered model and the exchangeable one have the *same* evidence. The estimat
 targets the exchangeable posterior (the prior density without the ``K!``, the weights'
 Dirichlet evaluated in the order of the means, which also covers a non-symmetric
 ``alpha``) and uses the proposal symmetrised over all ``K!`` relabellings,
-``g_sym(z) = mean_sigma g(sigma z)`` (Fruhwirth-Schnatter 2004). The draws can then be
+``g_sym(z) = mean_sigma g(sigma z)`` (Fruhwirth-Schnatter 2004); that costs K! Gaussian
+densities per point, small next to a pass over the data for the K of practice but growing
+factorially. The draws can then be
 in any labelling (the sampler's order, or relabelled against EM): everything the
 estimator averages is label-invariant. Counting the ``K!`` twice, or not at all, would
 shift ``log Z`` by ``log K!``; the tests check the result against an exact sum over all
