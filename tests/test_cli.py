@@ -487,6 +487,23 @@ def test_compare_writes_table_and_a_line_per_k(tmp_path, one_d_csv, capsys, monk
     summary = json.loads((out / "summary.json").read_text())
     assert summary["chosen"]["bic"] == 2 and summary["plotted_k"] == 2
     assert summary["scale"].startswith("deviance")
+    assert "occupied_components" not in summary and "p_occupied" not in table.columns
+
+
+@pytest.mark.slow
+def test_compare_reports_the_occupied_components(tmp_path, one_d_csv, capsys, monkeypatch):
+    """``--k-max``: the sparse overfitted fit's posterior of the number of occupied components."""
+    _without_matplotlib(monkeypatch)
+    out = tmp_path / "cmp"
+    rc, stdout, err = _run(capsys, "compare", one_d_csv, "--k", "2", "--draws", "100", "--tune", "100",
+                           "--k-max", "3", "--out", out, "--quiet")  # fmt: skip
+    assert rc == 0, err
+    table = pd.read_csv(out / "comparison.csv")
+    summary = json.loads((out / "summary.json").read_text())
+    occupied = summary["occupied_components"]["probabilities"]
+    assert list(occupied) == ["1", "2", "3"] and abs(sum(occupied.values()) - 1) < 1e-12
+    assert_allclose(table["p_occupied"], [occupied["2"]], rtol=1e-12)
+    assert "posterior of the number of occupied components (sparse fit, K_max=3): 1: " in stdout
 
 
 @pytest.mark.slow

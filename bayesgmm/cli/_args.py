@@ -172,6 +172,13 @@ def build_parser() -> argparse.ArgumentParser:
         covariance_type="full or diag (default full); without PyMC (EM criteria only) as for 'em'",
     )
     _add_sampling_args(cp, draws=1000, tune=1000)
+    cp.add_argument(
+        "--k-max",
+        type=_count_type("--k-max", 1),
+        default=None,
+        help="also fit one mixture of K_MAX components with a sparse Dirichlet prior and report the "
+        "posterior of the number of occupied components (default: not fitted)",
+    )
     _add_em_args(cp, "bayesgmm-compare")
 
     dm = sub.add_parser(

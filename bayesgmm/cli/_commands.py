@@ -224,8 +224,9 @@ def compare(
     from ..bayes.compare import compare_models
 
     options = {**sampling_options(args), "draws": draws}
-    if getattr(args, "n_init", None) is not None:  # the demo leaves it to compare_models
-        options["n_init"] = args.n_init
+    for name in ("n_init", "k_max"):  # the demo leaves them to compare_models
+        if getattr(args, name, None) is not None:
+            options[name] = getattr(args, name)
     table, models = compare_models(
         X, ks, covariance_type=ct, progress=not args.quiet, return_models=True, **options
     )
@@ -242,7 +243,7 @@ def cmd_compare(args: Any) -> dict[str, Any]:
     cts = [bayes_covariance_type(args.covariance_type)] if bayes else covariance_types(args.covariance_type)
     with OutputFolder(args.out) as out:
         X, names = load(args)
-        _check_ks_fit(ks, X.shape[0])
+        _check_ks_fit(ks + ([args.k_max] if args.k_max else []), X.shape[0])
         plots = Plots(out)
         summary = _base_summary("compare", args, X, names)
         summary.update(covariance_type=",".join(cts), scale="deviance (lower is better)")
