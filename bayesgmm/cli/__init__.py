@@ -30,8 +30,9 @@ reliability) as ``bayesgmm: warning: ...``. Set ``BAYESGMM_DEBUG=1`` to get trac
 instead.
 
 Modules: ``_args`` (the parser), ``_read`` (the data), ``_output`` (the output folder and
-its writers), ``_report`` (the printers), ``_plots`` (optional plots), ``_commands`` and
-``_demo`` (the commands).
+its writers), ``_report`` (the printers), ``_plots`` (optional plots), ``_commands``
+(``em`` and what every command shares), ``_bayes_commands`` (``mcmc``, ``compare``) and
+``_demo``.
 """
 
 from __future__ import annotations
@@ -52,9 +53,13 @@ def _command(name: str):
         from ._demo import cmd_demo
 
         return cmd_demo
-    from . import _commands
+    if name == "em":
+        from ._commands import cmd_em
 
-    return {"em": _commands.cmd_em, "mcmc": _commands.cmd_mcmc, "compare": _commands.cmd_compare}[name]
+        return cmd_em
+    from . import _bayes_commands
+
+    return {"mcmc": _bayes_commands.cmd_mcmc, "compare": _bayes_commands.cmd_compare}[name]
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:

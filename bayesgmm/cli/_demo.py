@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ._args import parse_k
-from ._commands import compare, finish, need_bayes, posterior_outputs, sample_posterior
+from ._bayes_commands import compare, need_bayes, posterior_outputs, sample_posterior
+from ._commands import finish
 from ._output import OutputFolder, records
 from ._plots import Plots
 from ._report import bayes_summary, em_summary, print_em, print_posterior, print_table
