@@ -37,20 +37,9 @@ from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
 from .naming import named_arrays, parameter_names
 from .relabel import relabel_draws
 from .samplers import INITS, SAMPLERS, SamplingRun, make_sampler, parallelism
-from .starts import em_optima
+from .starts import em_optima, quantile_means
 
 __all__ = ["BayesianGaussianMixture"]
-
-
-def _quantile_means(X: np.ndarray, k: int) -> np.ndarray:
-    """Ordered starting means for PyMC's own inits: quantiles along feature 0, data mean elsewhere."""
-    means = np.tile(X.mean(axis=0), (k, 1))
-    q = np.quantile(X[:, 0], (np.arange(k) + 0.5) / k)
-    spread = max(float(np.std(X[:, 0])), 1e-8)
-    for j in range(1, k):
-        q[j] = max(q[j], q[j - 1] + 1e-3 * spread)
-    means[:, 0] = q
-    return means
 
 
 class BayesianGaussianMixture:
@@ -325,7 +314,7 @@ class BayesianGaussianMixture:
         """Starting values, one dict per distinct start (the sampler cycles them over chains)."""
         if self.init == "em":
             return [initial_values(em.params_, self.covariance_type) for em in self.em_optima_]
-        return [{"mu": _quantile_means(X, self.n_components)}]
+        return [{"mu": quantile_means(X, self.n_components)}]
 
     def _set_posterior_means(self) -> None:
         dr = self.mixture_draws_
