@@ -190,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--k", default="1..4", help="K range for the comparison of criteria, or 'none' (default 1..4)"
     )
     _count(dm, "--compare-subset", 2000, "rows for the comparison of criteria")
-    _count(dm, "--compare-draws", 500, "draws per chain for each K of the comparison")
+    _count(dm, "--compare-draws", 1000, "draws per chain for each K of the comparison")
     dm.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     dm.add_argument("--out", default="bayesgmm-demo", help="output folder (default bayesgmm-demo)")
     return parser
