@@ -1,8 +1,11 @@
-"""notebooks/heights.ipynb runs top to bottom (fast mode: a subset and few draws)."""
+"""notebooks/heights.ipynb runs top to bottom (fast mode: a subset and few draws).
+
+Slow: a notebook kernel with PyMC, EM on 200 000 rows and a comparison over K; the
+numbers it prints are tested in-process elsewhere.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "heights.ipynb"
 
 
+@pytest.mark.slow
 def test_notebook_runs(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
