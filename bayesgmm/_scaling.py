@@ -27,15 +27,9 @@ from typing import Any
 
 import numpy as np
 
-from .params import GMMParams
+from .params import GMMParams, frozen_array
 
 __all__ = ["Standardizer"]
-
-
-def _frozen(a: Any) -> np.ndarray:
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
 
 
 @dataclass(frozen=True)
@@ -57,7 +51,7 @@ class Standardizer:
     scale: np.ndarray
 
     def __post_init__(self) -> None:
-        c, s = _frozen(self.center), _frozen(self.scale)
+        c, s = frozen_array(self.center), frozen_array(self.scale)
         if c.ndim != 1 or s.shape != c.shape:
             raise ValueError(
                 f"center and scale must be 1-D arrays of the same length. Got shapes {c.shape} and {s.shape}."

@@ -10,10 +10,11 @@ import numpy as np
 from ._validation import COVARIANCE_TYPES
 from .covariance import compute_precision_cholesky, covariances_as_full
 
-__all__ = ["GMMParams"]
+__all__ = ["GMMParams", "frozen_array"]
 
 
-def _frozen(a) -> np.ndarray:
+def frozen_array(a) -> np.ndarray:
+    """A read-only float64 copy: what the frozen dataclasses of bayesgmm hold."""
     a = np.array(a, dtype=np.float64, copy=True)
     a.setflags(write=False)
     return a
@@ -45,7 +46,7 @@ class GMMParams:
                 f"The 'covariance_type' parameter must be one of {list(COVARIANCE_TYPES)}. "
                 f"Got {self.covariance_type!r} instead."
             )
-        w, m, c = _frozen(self.weights), _frozen(self.means), _frozen(self.covariances)
+        w, m, c = frozen_array(self.weights), frozen_array(self.means), frozen_array(self.covariances)
         if m.ndim != 2:
             raise ValueError(f"means must have shape (n_components, n_features). Got shape {m.shape}.")
         k, d = m.shape

@@ -29,6 +29,7 @@ from scipy.special import logsumexp
 
 from .._validation import check_option
 from ..exceptions import NotFittedError
+from ..params import frozen_array
 
 __all__ = ["CriterionWarning", "ELPDEstimate", "loo", "pointwise_log_likelihood", "waic"]
 
@@ -42,11 +43,7 @@ class CriterionWarning(UserWarning):
 
 
 def _readonly(a: Any) -> np.ndarray | None:
-    if a is None:
-        return None
-    a = np.array(a, dtype=np.float64, copy=True)
-    a.setflags(write=False)
-    return a
+    return None if a is None else frozen_array(a)
 
 
 @dataclass(frozen=True)
