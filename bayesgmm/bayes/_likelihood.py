@@ -19,48 +19,46 @@ is the expected complete-data score, so these sums are all it needs (``m = mu - 
 with ``C_k = S2_k - S1_k m_k^T - m_k S1_k^T + N_k m_k m_k^T``. No n x K array is ever
 formed.
 
-The Op has four outputs, ``[logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``, and its
-``grad`` multiplies the output gradient by the last three outputs of the *same* Op
-applied to the same inputs. PyTensor merges the two identical apply nodes, so a compiled
-``logp`` + ``dlogp`` function (what NUTS calls) runs one pass over the data per
-evaluation.
+The Op takes the data as graph inputs, ``(X, shift, w, mu, scale)``, and has four
+outputs, ``[logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``; its ``grad`` multiplies the
+output gradient by the last three outputs of the *same* Op applied to the same inputs.
+PyTensor merges the two identical apply nodes, so a compiled ``logp`` + ``dlogp``
+function (what NUTS calls) runs one pass over the data per evaluation.
+
+Two implementations: ``perform`` (numpy glue around the fused pass, for PyTensor's
+default backends) and a numba one registered with PyTensor's numba dispatch
+(:mod:`bayesgmm.bayes._likelihood_numba`), which lets the whole log-density compile to
+machine code (nutpie's sampler).
 """
 
 from __future__ import annotations
 
-import math
-from functools import lru_cache
+import hashlib
+from pathlib import Path
 
 import numpy as np
 import pytensor.tensor as pt
-from pytensor.gradient import DisconnectedType, grad_not_implemented
+from pytensor.gradient import DisconnectedType, disconnected_type, grad_not_implemented
 from pytensor.graph.basic import Apply
 from pytensor.graph.op import Op
 
 from .. import _kernels
+from ..covariance import _inv_lower, precisions_from_cholesky
 
 __all__ = ["MixtureLogLike", "mixture_loglike_and_grad", "precision_cholesky_from_chol"]
 
-
-_LOG_2PI = math.log(2.0 * math.pi)
-
-
-@lru_cache(maxsize=16)
-def _triu(d: int):
-    """Upper-triangle indices (p <= q) and the quadratic coefficients 1/2 (p == q) or 1."""
-    iu, ju = np.triu_indices(d)
-    return iu, ju, np.where(iu == ju, 0.5, 1.0)
+KINDS = ("full", "diag")
 
 
 def precision_cholesky_from_chol(L: np.ndarray) -> np.ndarray:
     """U = L^-T for lower-triangular Cholesky factors L of covariances, any leading axes.
 
     ``U`` is the upper-triangular precision Cholesky factor of :mod:`bayesgmm.covariance`
-    (P = U U^T). Batched ``numpy.linalg.inv``, not ``scipy.linalg.solve_triangular``: on
-    small matrices the latter goes through multi-threaded OpenBLAS and was measured here
-    at ~10 ms per 2 x 2 call on a busy 2-core machine (3 us for the batched inverse).
+    (P = U U^T), by the same forward substitution EM uses.
     """
-    return np.swapaxes(np.tril(np.linalg.inv(L)), -1, -2)
+    L = np.asarray(L, dtype=float)
+    d = L.shape[-1]
+    return np.swapaxes(_inv_lower(L.reshape(-1, d, d)), -1, -2).reshape(L.shape)
 
 
 def mixture_loglike_and_grad(
@@ -94,103 +92,83 @@ def mixture_loglike_and_grad(
     """
     k, d = mu.shape
     m = mu - shift
-    iu, ju, coef = _triu(d)
     if kind == "full":
         L = scale
         diagL = np.diagonal(L, axis1=1, axis2=2)
         if not (np.isfinite(L).all() and (diagL > 0).all()):
             return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(L)
-        U = precision_cholesky_from_chol(L)
-        P = U @ np.swapaxes(U, 1, 2)
-        Pm = np.einsum("kij,kj->ki", P, m)
-        # phi(x) . W[:, k] = log w_k + log N(x | mu_k, Sigma_k), as _kernels.natural_parameters
-        W = np.empty((1 + d + len(iu), k))
-        with np.errstate(divide="ignore"):
-            W[0] = np.log(w) - np.log(diagL).sum(axis=1) - 0.5 * d * _LOG_2PI - 0.5 * np.sum(Pm * m, axis=1)
-        W[1 : 1 + d] = Pm.T
-        W[1 + d :] = (-coef * P[:, iu, ju]).T
-        ll, S = _kernels.sufficient_statistics(X, W, shift, "full", backend=backend, threads=threads)
-        N = S[0]
-        S1 = S[1 : 1 + d].T
-        S2 = np.empty((k, d, d))
-        S2[:, iu, ju] = S[1 + d :].T
-        S2[:, ju, iu] = S[1 + d :].T
-        R = S1 - N[:, None] * m
-        g_mu = np.einsum("kij,kj->ki", P, R)
+        prec_chol = precision_cholesky_from_chol(L)
+    else:
+        sig = scale.reshape(k, d)
+        if not (np.isfinite(sig).all() and (sig > 0).all()):
+            return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(scale)
+        prec_chol = 1.0 / sig
+    W = _kernels.natural_parameters(w, mu, prec_chol, kind, shift)
+    ll, S = _kernels.sufficient_statistics(X, W, shift, kind, backend=backend, threads=threads)
+    N, S1, S2 = _kernels.moments(S, d, kind)
+    P = precisions_from_cholesky(prec_chol, kind)  # (K, d, d) full, (K, d) diag
+    if kind == "full":
+        g_mu = np.einsum("kij,kj->ki", P, S1 - N[:, None] * m)
         Sm = np.einsum("ki,kj->kij", S1, m)
         C = S2 - Sm - np.swapaxes(Sm, 1, 2) + N[:, None, None] * np.einsum("ki,kj->kij", m, m)
         G = -0.5 * (N[:, None, None] * P - P @ C @ P)
         g_scale = np.tril(2.0 * G @ L)
     else:
-        sig = scale.reshape(k, d)
-        if not (np.isfinite(sig).all() and (sig > 0).all()):
-            return -np.inf, np.zeros_like(w), np.zeros_like(mu), np.zeros_like(scale)
-        var = sig * sig
-        Pm = m / var
-        W = np.empty((1 + 2 * d, k))
-        with np.errstate(divide="ignore"):
-            W[0] = np.log(w) - np.log(sig).sum(axis=1) - 0.5 * d * _LOG_2PI - 0.5 * np.sum(Pm * m, axis=1)
-        W[1 : 1 + d] = Pm.T
-        W[1 + d :] = (-0.5 / var).T
-        ll, S = _kernels.sufficient_statistics(X, W, shift, "diag", backend=backend, threads=threads)
-        N = S[0]
-        S1 = S[1 : 1 + d].T
-        S2 = S[1 + d :].T
-        g_mu = (S1 - N[:, None] * m) / var
+        g_mu = (S1 - N[:, None] * m) * P
         C = S2 - 2.0 * m * S1 + N[:, None] * m * m
-        g_scale = (-N[:, None] / sig + C / (var * sig)).reshape(scale.shape)
+        g_scale = (-N[:, None] / sig + C * P / sig).reshape(scale.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         g_w = np.where(N > 0, N / w, 0.0)
     return ll, g_w, g_mu, g_scale
 
 
 class MixtureLogLike(Op):
-    """PyTensor Op: ``(w, mu, scale) -> [logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``.
+    """PyTensor Op: ``(X, shift, w, mu, scale) -> [logp, dlogp/dw, dlogp/dmu, dlogp/dscale]``.
 
-    The data live in the Op (not in the graph), so compiled functions stay small and
-    pickle once per chain. Equality is identity, which is what lets PyTensor merge the
-    node made by :meth:`grad` with the one that computes ``logp``.
+    ``X`` and ``shift`` (a fixed centre, usually the data mean) are data: no gradient
+    flows to them. Two applications to the same inputs are merged by PyTensor, which is
+    what makes ``logp`` and its gradient one pass.
 
     Parameters
     ----------
-    X : array of shape (n_samples, n_features)
     kind : {"full", "diag"}
         ``"full"``: ``scale`` holds lower Cholesky factors of the covariances (K, d, d);
         ``"diag"``: component standard deviations, (K, d) or (K,) for one feature.
     threads : int, optional
-        Threads per evaluation (``bayesgmm._kernels``); 1 when chains run in parallel
-        processes: the pass then runs in the calling thread (fork-safe, no
-        oversubscription). The result does not depend on it.
+        Threads per evaluation in ``perform`` (``bayesgmm._kernels``); 1 when chains run
+        in parallel processes: the pass then runs in the calling thread (fork-safe, no
+        oversubscription). The result does not depend on it. The numba implementation
+        always runs in the calling thread (the sampler runs chains on threads).
     backend : {"auto", "numba", "numpy"}
+        The pass used by ``perform``.
     """
 
-    def __init__(
-        self, X: np.ndarray, kind: str, *, threads: int | None = None, backend: str = "auto"
-    ) -> None:
-        if kind not in ("full", "diag"):
-            raise ValueError(f"The 'kind' parameter must be one of ['full', 'diag']. Got {kind!r} instead.")
-        self.X = np.ascontiguousarray(X, dtype=np.float64)
-        self.shift = self.X.mean(axis=0)
+    __props__ = ("kind", "threads", "backend")
+
+    def __init__(self, kind: str, *, threads: int | None = None, backend: str = "auto") -> None:
+        if kind not in KINDS:
+            raise ValueError(f"The 'kind' parameter must be one of {list(KINDS)}. Got {kind!r} instead.")
         self.kind = kind
         self.threads = threads
         self.backend = backend
-        self.n_calls = 0  # passes over the data made by this Op (in this process)
+        self.n_calls = 0  # passes over the data made by ``perform`` (in this process)
 
     def __str__(self) -> str:
-        return f"MixtureLogLike{{{self.kind}, n={self.X.shape[0]}}}"
+        return f"MixtureLogLike{{{self.kind}}}"
 
-    def make_node(self, w, mu, scale) -> Apply:
-        w = pt.as_tensor_variable(w).astype("float64")
-        mu = pt.as_tensor_variable(mu).astype("float64")
-        scale = pt.as_tensor_variable(scale).astype("float64")
+    def make_node(self, X, shift, w, mu, scale) -> Apply:
+        inputs = [pt.as_tensor_variable(v).astype("float64") for v in (X, shift, w, mu, scale)]
+        X, shift, w, mu, scale = inputs
+        if X.ndim != 2 or shift.ndim != 1 or w.ndim != 1 or mu.ndim != 2:
+            raise TypeError("MixtureLogLike needs X (n, d), shift (d,), w (K,), mu (K, d).")
         outputs = [pt.dscalar(), w.type(), mu.type(), scale.type()]
-        return Apply(self, [w, mu, scale], outputs)
+        return Apply(self, inputs, outputs)
 
     def perform(self, node, inputs, output_storage) -> None:
-        w, mu, scale = inputs
+        X, shift, w, mu, scale = inputs
         self.n_calls += 1
         ll, g_w, g_mu, g_s = mixture_loglike_and_grad(
-            self.X, self.shift, w, mu, scale, self.kind, threads=self.threads, backend=self.backend
+            np.ascontiguousarray(X), shift, w, mu, scale, self.kind, threads=self.threads, backend=self.backend
         )
         output_storage[0][0] = np.asarray(ll, dtype=np.float64)
         output_storage[1][0] = np.asarray(g_w, dtype=np.float64)
@@ -198,19 +176,80 @@ class MixtureLogLike(Op):
         output_storage[3][0] = np.asarray(g_s, dtype=np.float64)
 
     def infer_shape(self, fgraph, node, input_shapes):
-        return [(), *input_shapes]
+        return [(), *input_shapes[2:]]
 
     def connection_pattern(self, node):
-        return [[True, True, True, True]] * 3
+        return [[False] * 4, [False] * 4] + [[True] * 4] * 3
 
     def grad(self, inputs, output_grads):
         g_out = output_grads[0]
+        data = [disconnected_type(), disconnected_type()]
+        params = inputs[2:]
         for og in output_grads[1:]:
             if not isinstance(og.type, DisconnectedType):
-                return [
-                    grad_not_implemented(self, i, inp, "second derivatives") for i, inp in enumerate(inputs)
+                return data + [
+                    grad_not_implemented(self, i + 2, inp, "second derivatives") for i, inp in enumerate(params)
                 ]
         if isinstance(g_out.type, DisconnectedType):
-            return [inp.zeros_like() for inp in inputs]
+            return data + [inp.zeros_like() for inp in params]
         _, g_w, g_mu, g_s = self(*inputs)
-        return [g_out * g_w, g_out * g_mu, g_out * g_s]
+        return data + [g_out * g_w, g_out * g_mu, g_out * g_s]
+
+
+# ----------------------------------------------------------------------------- numba backend
+def _numba_cache_key(op: MixtureLogLike, scale_ndim: int) -> str:
+    """Changes whenever the compiled code could: the Op's kind, the scale's rank and the
+    source of the kernels it calls (PyTensor's numba cache is keyed on this alone)."""
+    here = Path(__file__).parent
+    h = hashlib.sha256(f"MixtureLogLike/{op.kind}/{scale_ndim}".encode())
+    for path in (here / "_likelihood_numba.py", here.parent / "_numba.py", here.parent / "_kernels.py"):
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def _register_numba() -> None:
+    """Teach PyTensor's numba backend the Op (only when numba is installed)."""
+    try:
+        from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_cache_key
+    except ImportError:  # pragma: no cover - numba not installed
+        return
+
+    @register_funcify_and_cache_key(MixtureLogLike)
+    def _funcify_mixture_loglike(op, node=None, **kwargs):
+        from . import _likelihood_numba as nb
+
+        scale_ndim = node.inputs[4].type.ndim if node is not None else (3 if op.kind == "full" else 2)
+        if op.kind == "full":
+            kernel = nb.loglike_grad_full
+
+            @numba_njit
+            def mixture_loglike(X, shift, w, mu, scale):  # pragma: no cover - compiled
+                ll, gw, gmu, gs = kernel(
+                    np.ascontiguousarray(X),
+                    np.ascontiguousarray(shift),
+                    np.ascontiguousarray(w),
+                    np.ascontiguousarray(mu),
+                    np.ascontiguousarray(scale),
+                )
+                return np.asarray(ll), gw, gmu, gs
+
+        else:
+            kernel = nb.loglike_grad_diag
+
+            @numba_njit
+            def mixture_loglike(X, shift, w, mu, scale):  # pragma: no cover - compiled
+                k, d = mu.shape
+                sig = np.ascontiguousarray(scale).reshape((k, d))
+                ll, gw, gmu, gs = kernel(
+                    np.ascontiguousarray(X),
+                    np.ascontiguousarray(shift),
+                    np.ascontiguousarray(w),
+                    np.ascontiguousarray(mu),
+                    sig,
+                )
+                return np.asarray(ll), gw, gmu, gs.reshape(scale.shape)
+
+        return mixture_loglike, _numba_cache_key(op, scale_ndim)
+
+
+_register_numba()
