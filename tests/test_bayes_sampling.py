@@ -193,7 +193,8 @@ def test_fit_takes_a_given_em():
 
 
 @pytest.mark.slow
-def test_pymc_default_path_agrees_with_the_fast_path():
+@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+def test_pymc_default_path_agrees_with_the_fast_path(sampler):
     """PyMC's own init and graph (the benchmark's baseline) on the same data and model.
 
     2 000 rows: with a few hundred rows of these overlapping heights the posterior has a
@@ -201,7 +202,9 @@ def test_pymc_default_path_agrees_with_the_fast_path():
     metric produced 0-9 divergences per 2 x 1000 draws (6 seeds, 500 rows); at 2 000
     rows none in 6 seeds."""
     X, _ = heights_subset(2000)
-    fast = BayesianGaussianMixture(2, draws=1000, tune=500, random_state=3).fit(X)
+    if sampler == "nutpie":
+        pytest.importorskip("nutpie")
+    fast = BayesianGaussianMixture(2, draws=1000, tune=500, sampler=sampler, random_state=3).fit(X)
     slow = BayesianGaussianMixture(
         2, draws=1000, tune=1000, init="jitter+adapt_diag", likelihood="pymc", random_state=3
     ).fit(X)
@@ -230,7 +233,6 @@ def test_pymc_default_path_agrees_with_the_fast_path():
         ({"init": "kmeans"}, ValueError, "init"),
         ({"likelihood": "exact"}, ValueError, "likelihood"),
         ({"priors": {"alpha": 1}}, TypeError, "Priors"),
-        ({"sampler": "nutpie"}, ValueError, "likelihood='pymc'"),
     ],
 )
 def test_parameter_validation(kwargs, err, match):
@@ -239,17 +241,15 @@ def test_parameter_validation(kwargs, err, match):
         BayesianGaussianMixture(**{"n_components": 2, **kwargs}).fit(X)
 
 
-@pytest.mark.parametrize("sampler", ["nutpie", "numpyro"])
-def test_missing_optional_sampler_says_what_to_install(sampler):
-    try:
-        __import__(sampler)
-    except ImportError:
-        pass
-    else:
-        pytest.skip(f"{sampler} is installed")
+def test_missing_nutpie_says_what_to_install(monkeypatch):
+    from bayesgmm.bayes import _nutpie, samplers
+
+    monkeypatch.setattr(_nutpie, "nutpie_available", lambda: False)
     X, _ = heights_subset(50)
-    with pytest.raises(ImportError, match=f"pip install {sampler}"):
-        BayesianGaussianMixture(2, sampler=sampler, likelihood="pymc").fit(X)
+    with pytest.raises(ImportError, match="pip install 'bayesgmm\\[bayes\\]'"):
+        BayesianGaussianMixture(2, sampler="nutpie").fit(X)
+    # "auto" falls back to PyMC's NUTS without nutpie
+    assert isinstance(samplers.make_sampler("auto", "em", "fused"), samplers.LaplaceNUTS)
 
 
 def test_not_fitted():

@@ -33,7 +33,7 @@ def _pass(X, shift, W, fullq):  # pragma: no cover - compiled
     nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
     lls = np.zeros(nb)
     acc = np.zeros((nb, K, F))
-    _numba.stats_blocks(X, shift, W, fullq, BLOCK_ROWS, 0, nb, lls, acc)
+    _numba.stats_blocks(X, shift, W, fullq, np.empty(0), BLOCK_ROWS, 0, nb, lls, acc)
     ll = 0.0
     S = np.zeros((K, F))
     for b in range(nb):

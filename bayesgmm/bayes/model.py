@@ -219,23 +219,24 @@ def _packed_diagonal(d: int) -> np.ndarray:
     return np.cumsum(np.arange(1, d + 1)) - 1
 
 
-def lkj_cholesky_cov_logp(value, eta: float, sd_scale: np.ndarray):
+def lkj_cholesky_cov_logp(value, eta: float, sd_scale, d: int | None = None):
     """Log-density of K packed Cholesky factors, one per row of ``value`` (shape (K, m)).
 
     The same distribution as PyMC's ``LKJCholeskyCov(eta, n=d, sd_dist=HalfNormal(sd_scale))``
     for every row (the covariance ``L L^T`` has standard deviations ``s`` with HalfNormal
     priors and an LKJ(eta) correlation matrix), written for a batch of factors -- PyMC's
     implementation takes one vector at a time -- and with the normalising constant
-    ``-log c_d(eta)`` (PyMC 5 adds ``+log c_d(eta)``). Returns shape (K,).
+    ``-log c_d(eta)`` (PyMC 5 adds ``+log c_d(eta)``). Returns shape (K,). ``sd_scale`` may
+    be a tensor (then pass ``d``).
     """
-    d = len(sd_scale)
+    d = len(sd_scale) if d is None else d
     diag = _packed_diagonal(d)
     cumsum = pt.cumsum(value**2, axis=-1)
     variance = pt.concatenate(
         [cumsum[..., diag[:1]], cumsum[..., diag[1:]] - cumsum[..., diag[:-1]]], axis=-1
     )
     sd = pt.sqrt(variance)
-    scale = pt.as_tensor_variable(np.asarray(sd_scale, dtype=float))
+    scale = pt.as_tensor_variable(sd_scale if isinstance(sd_scale, pt.Variable) else np.asarray(sd_scale, dtype=float))
     logp_sd = pt.sum(0.5 * np.log(2.0 / np.pi) - pt.log(scale) - 0.5 * (sd / scale) ** 2, axis=-1)
     log_corr_diag = pt.log(value[..., diag] / sd)
     idx = np.arange(d)
@@ -256,7 +257,7 @@ def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarra
     return pm.CustomDist(
         name,
         start,
-        logp=lambda value, template: lkj_cholesky_cov_logp(value, eta, sd_scale),
+        logp=lambda value, template: lkj_cholesky_cov_logp(value, eta, _graph_input(sd_scale), d),
         support_point=support_point,
         signature="(m)->(m)",
         transform=CholeskyCovPacked(d),
@@ -265,6 +266,15 @@ def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarra
 
 
 # --------------------------------------------------------------------------- the model
+def _graph_input(value) -> pt.TensorVariable:
+    """A data-dependent value as a shared variable, not a constant: the compiled
+    log-density then takes it as an argument, so one compiled function (and its on-disk
+    cache) serves every data set of the same shape."""
+    import pytensor
+
+    return pytensor.shared(np.asarray(value, dtype=float))
+
+
 def model_kind(covariance_type: str, n_features: int) -> str:
     """How the covariances are parametrised: ``"full"`` (LKJ Cholesky) or ``"diag"``."""
     check_option(covariance_type, "covariance_type", (*BAYES_COVARIANCE_TYPES, "tied", "spherical"))
@@ -335,11 +345,11 @@ def build_model(
             # size 1 has an empty simplex and trips PyTensor's rewrites)
             w = pm.Deterministic("w", pt.ones((1,)), dims="component")
         else:
-            w = pm.Dirichlet("w", a=hp["alpha"], dims="component")
+            w = pm.Dirichlet("w", a=_graph_input(hp["alpha"]), dims="component")
         mu = pm.Normal(
             "mu",
-            mu=hp["mean_loc"][None, :],
-            sigma=hp["mean_scale"][None, :],
+            mu=_graph_input(hp["mean_loc"])[None, :],
+            sigma=_graph_input(hp["mean_scale"])[None, :],
             dims=("component", "feature"),
             **({"transform": ordered_first_column} if k > 1 else {}),
         )
@@ -354,15 +364,16 @@ def build_model(
                 "sigma", pt.sqrt(pt.diagonal(cov, axis1=1, axis2=2)), dims=("component", "feature")
             )
         elif d == 1:
-            scale = pm.HalfNormal("sigma", sigma=hp["sd_scale"][0], dims="component")
+            scale = pm.HalfNormal("sigma", sigma=_graph_input(hp["sd_scale"])[0], dims="component")
         else:
-            scale = pm.HalfNormal("sigma", sigma=hp["sd_scale"][None, :], dims=("component", "feature"))
+            scale = pm.HalfNormal("sigma", sigma=_graph_input(hp["sd_scale"])[None, :], dims=("component", "feature"))
 
         if likelihood == "fused":
             # the data enter as a shared variable: compiled functions take it as an
             # argument instead of embedding 8n bytes in the machine code
             data = pm.Data("x_data", X, dims=("obs_id", "feature"))
-            loglike = MixtureLogLike(kind, threads=threads)(data, pt.constant(X.mean(axis=0)), w, mu, scale)
+            shift = _graph_input(X.mean(axis=0))
+            loglike = MixtureLogLike(kind, threads=threads)(data, shift, w, mu, scale)
             pm.Potential("loglike", loglike[0])
         elif d == 1:
             pm.NormalMixture("x", w=w, mu=mu[:, 0], sigma=scale, observed=X[:, 0], dims="obs_id")

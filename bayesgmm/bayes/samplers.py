@@ -11,8 +11,14 @@ and ``init`` arguments, once.
   Gaussian there, so only the step size needs tuning and ``tune`` can be short.
 - :class:`PyMCInitNUTS` (``init`` one of PyMC's strategies, e.g. ``"jitter+adapt_diag"``):
   PyMC's default sampler, the baseline of the benchmarks.
-- :class:`ExternalNUTS` (``sampler="nutpie"`` / ``"numpyro"``): PyMC's hand-off to those
-  packages (they compile PyMC's graph, so they need ``likelihood="pymc"``).
+- :class:`~bayesgmm.bayes._nutpie.CompiledNUTS` (``sampler="nutpie"``; the default ``"auto"`` when nutpie is
+  installed and ``init="em"``): nutpie's NUTS, written in Rust, on the model's
+  log-density and gradient compiled to machine code by PyTensor's numba backend (the
+  fused likelihood included, :mod:`bayesgmm.bayes._likelihood_numba`). Every chain starts
+  at the EM solution; nutpie adapts a mass matrix with a low-rank correction, which
+  learns the posterior correlations during a short tuning. The compiled function is
+  cached on disk and takes data and hyper-parameters as arguments, so it is compiled once
+  per model shape (K, d, covariance type), not once per data set.
 """
 
 from __future__ import annotations
@@ -28,11 +34,9 @@ import numpy as np
 from .. import _kernels
 
 __all__ = [
-    "EXTERNAL_SAMPLERS",
     "INITS",
     "PYMC_INITS",
     "SAMPLERS",
-    "ExternalNUTS",
     "LaplaceNUTS",
     "PyMCInitNUTS",
     "SampleResult",
@@ -43,8 +47,7 @@ __all__ = [
     "parallelism",
 ]
 
-EXTERNAL_SAMPLERS = ("nutpie", "numpyro")
-SAMPLERS = ("auto", "pymc", *EXTERNAL_SAMPLERS)
+SAMPLERS = ("auto", "pymc", "nutpie")
 PYMC_INITS = (
     "auto",
     "adapt_diag",
@@ -183,40 +186,22 @@ class PyMCInitNUTS(Sampler):
         return SampleResult(idata)
 
 
-class ExternalNUTS(Sampler):
-    """PyMC's hand-off to an external NUTS (``pm.sample(nuts_sampler=...)``)."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def sample(self, model, starts, run):
-        idata = self._pm_sample(
-            model, run, nuts_sampler=self.name, target_accept=run.target_accept, initvals=starts[0]
-        )
-        return SampleResult(idata)
-
-
 def make_sampler(sampler: str, init: str, likelihood: str, *, metric: str = "auto") -> Sampler:
     """The sampler object for the estimator's ``sampler``, ``init`` and ``likelihood``.
 
-    ``metric`` is passed to :class:`LaplaceNUTS` (``init="em"``).
-
-    Raises a clear error when an external sampler is asked for the fused likelihood (it
-    compiles PyMC's graph, which the fused Op is not part of) or is not installed.
+    ``"auto"`` is nutpie's compiled NUTS when nutpie is installed and the chains start at
+    EM (``init="em"``), else PyMC's NUTS. ``"nutpie"`` raises a clear error when nutpie
+    is not installed. ``metric`` is passed to :class:`LaplaceNUTS` (PyMC, ``init="em"``).
     """
-    if sampler in EXTERNAL_SAMPLERS:
-        if likelihood != "pymc":
-            raise ValueError(
-                f"sampler={sampler!r} compiles PyMC's graph and cannot run the fused likelihood "
-                "Op: pass likelihood='pymc' (or use sampler='auto', the fast path)."
-            )
-        try:
-            __import__(sampler)
-        except ImportError:
+    from . import _nutpie
+
+    if sampler == "nutpie" or (sampler == "auto" and init == "em" and _nutpie.nutpie_available()):
+        if not _nutpie.nutpie_available():
             raise ImportError(
-                f"sampler={sampler!r} needs the optional package {sampler!r}: pip install {sampler}."
-            ) from None
-        return ExternalNUTS(sampler)
+                "sampler='nutpie' needs the optional packages 'nutpie' and 'numba': "
+                "pip install 'bayesgmm[bayes]'."
+            )
+        return _nutpie.CompiledNUTS()
     if init == "em":
         return LaplaceNUTS(metric)
     return PyMCInitNUTS(init)

@@ -142,7 +142,7 @@ class BayesianGaussianMixture:
         covariance_type: str = "full",
         priors: Priors | None = None,
         draws: int = 1000,
-        tune: int = 1000,
+        tune: int = 300,
         chains: int = 2,
         target_accept: float = 0.9,
         sampler: str = "auto",
