@@ -168,7 +168,14 @@ class MixtureLogLike(Op):
         X, shift, w, mu, scale = inputs
         self.n_calls += 1
         ll, g_w, g_mu, g_s = mixture_loglike_and_grad(
-            np.ascontiguousarray(X), shift, w, mu, scale, self.kind, threads=self.threads, backend=self.backend
+            np.ascontiguousarray(X),
+            shift,
+            w,
+            mu,
+            scale,
+            self.kind,
+            threads=self.threads,
+            backend=self.backend,
         )
         output_storage[0][0] = np.asarray(ll, dtype=np.float64)
         output_storage[1][0] = np.asarray(g_w, dtype=np.float64)
@@ -188,7 +195,8 @@ class MixtureLogLike(Op):
         for og in output_grads[1:]:
             if not isinstance(og.type, DisconnectedType):
                 return data + [
-                    grad_not_implemented(self, i + 2, inp, "second derivatives") for i, inp in enumerate(params)
+                    grad_not_implemented(self, i + 2, inp, "second derivatives")
+                    for i, inp in enumerate(params)
                 ]
         if isinstance(g_out.type, DisconnectedType):
             return data + [inp.zeros_like() for inp in params]

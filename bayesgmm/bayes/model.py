@@ -236,7 +236,9 @@ def lkj_cholesky_cov_logp(value, eta: float, sd_scale, d: int | None = None):
         [cumsum[..., diag[:1]], cumsum[..., diag[1:]] - cumsum[..., diag[:-1]]], axis=-1
     )
     sd = pt.sqrt(variance)
-    scale = pt.as_tensor_variable(sd_scale if isinstance(sd_scale, pt.Variable) else np.asarray(sd_scale, dtype=float))
+    scale = pt.as_tensor_variable(
+        sd_scale if isinstance(sd_scale, pt.Variable) else np.asarray(sd_scale, dtype=float)
+    )
     logp_sd = pt.sum(0.5 * np.log(2.0 / np.pi) - pt.log(scale) - 0.5 * (sd / scale) ** 2, axis=-1)
     log_corr_diag = pt.log(value[..., diag] / sd)
     idx = np.arange(d)
@@ -366,7 +368,9 @@ def build_model(
         elif d == 1:
             scale = pm.HalfNormal("sigma", sigma=_graph_input(hp["sd_scale"])[0], dims="component")
         else:
-            scale = pm.HalfNormal("sigma", sigma=_graph_input(hp["sd_scale"])[None, :], dims=("component", "feature"))
+            scale = pm.HalfNormal(
+                "sigma", sigma=_graph_input(hp["sd_scale"])[None, :], dims=("component", "feature")
+            )
 
         if likelihood == "fused":
             # the data enter as a shared variable: compiled functions take it as an

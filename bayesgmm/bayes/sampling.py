@@ -57,19 +57,23 @@ class BayesianGaussianMixture:
         See :func:`bayesgmm.bayes.model.build_model` ("tied"/"spherical" are refused).
     priors : Priors, optional
         Default ``Priors()``: weakly informative, scaled to the data.
-    draws, tune : int, default=1000
-        Draws kept and tuning steps per chain. With ``init="em"`` only the step size is
-        tuned (the mass matrix comes from the observed information), so a few hundred
-        tuning steps suffice.
+    draws : int, default=1000
+        Draws kept per chain.
+    tune : int, default=300
+        Tuning steps per chain. The chains start at the EM solution, so tuning only has
+        to fit the step size and the mass matrix, not to find the typical set: a few
+        hundred steps suffice (``benchmarks/README.md``). PyMC's own inits (``init``
+        other than "em") start elsewhere: give them PyMC's 1000.
     chains : int, default=2
     target_accept : float, default=0.9
-    sampler : {"auto", "pymc", "nutpie", "numpyro"}, default="auto"
-        "auto" and "pymc": PyMC's NUTS (the fast path with ``init="em"`` and the fused
-        likelihood). "nutpie"/"numpyro": PyMC's external samplers, when installed; they
-        need ``likelihood="pymc"``.
+    sampler : {"auto", "pymc", "nutpie"}, default="auto"
+        "nutpie": nutpie's NUTS (Rust) on the model compiled by numba, no Python per
+        leapfrog step (:class:`bayesgmm.bayes.samplers.CompiledNUTS`). "pymc": PyMC's
+        NUTS. "auto": nutpie when it is installed and ``init="em"``, else PyMC.
     init : {"em", "auto", "adapt_diag", "jitter+adapt_diag", ...}, default="em"
-        "em": every chain starts at the converged EM solution and the mass matrix is the
-        inverse observed information there. Any other value is passed to ``pm.sample``
+        "em": every chain starts at the converged EM solution; with PyMC's NUTS the mass
+        matrix is the inverse observed information there, nutpie adapts its own (with a
+        low-rank correction for the correlations). Any other value is passed to ``pm.sample``
         as PyMC's own init (the means start at quantiles of feature 0, ordered).
     likelihood : {"fused", "pymc"}, default="fused"
     random_state : int, numpy Generator or None
