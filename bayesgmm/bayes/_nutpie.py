@@ -69,6 +69,9 @@ class CompiledNUTS(Sampler):
             target_accept=run.target_accept,
             low_rank_modified_mass_matrix=True,
         )
+        stats = idata.sample_stats
+        if "logp" in stats and "lp" not in stats:  # PyMC's name for the log density
+            idata.sample_stats = stats.rename({"logp": "lp"})
         return SampleResult(idata, None, setup, adapted=True)
 
 
@@ -172,7 +175,7 @@ def _compile_numba(model, starts) -> _CompiledModel:
 
     def expand(x, **_):
         vals = evaluate(x)[2:]
-        return {name: np.array(val, dtype=float) for name, val in zip(names, vals, strict=True)}
+        return {name: np.ascontiguousarray(val, dtype=float) for name, val in zip(names, vals, strict=True)}
 
     return _CompiledModel(ndim, logp_and_grad, expand, names, out_shapes, flat)
 
