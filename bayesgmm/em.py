@@ -371,6 +371,7 @@ def converged_em(
     reg_covar: float = 1e-6,
     init_params: str = "kmeans",
     random_state: Any = 0,
+    # the fit arguments of GaussianMixture, passed through by name
     sample_weight: Any = None,
     weights_init: Any = None,
     means_init: Any = None,

@@ -131,6 +131,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         n_init: int = 1,
         init_params: str = "kmeans",
         weights_init: Any = None,
+        # scikit-learn's estimator contract: every argument stored as given
         means_init: Any = None,
         precisions_init: Any = None,
         random_state: Any = None,

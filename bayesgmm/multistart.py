@@ -143,6 +143,7 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         kw = {"weights_init": w, "means_init": m, "precisions_init": precisions_from_cholesky(pc, ct)}
     if tol is None:
         return converged_em(Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, **kw)
+    # a screening fit by name (same shape as compare_models building its sampler)
     gm = GaussianMixture(
         k,
         covariance_type=ct,
@@ -240,6 +241,7 @@ def best_em(
     reg_covar: float = 1e-6,
     random_state: Any = None,
     n_kmeans: int = N_KMEANS,
+    # the knobs of the search, one keyword each (same shape as GaussianMixture.__init__)
     n_kpp: int = N_KPP,
     n_random: int = N_RANDOM,
     screen_passes: int = SCREEN_PASSES,

@@ -382,6 +382,7 @@ def compare_models(
             em = converged_em(X, k, ct, n_init=n_init, random_state=seed)
             bayes = None
             if ct == covariance_type:
+                # keyword arguments passed through by name (duplicates tool: same shape as multistart.py)
                 bayes = BayesianGaussianMixture(
                     k,
                     covariance_type=ct,

@@ -101,6 +101,7 @@ class ELPDEstimate:
         object.__setattr__(self, "pointwise", _readonly(self.pointwise))
         object.__setattr__(self, "pareto_k", _readonly(self.pareto_k))
 
+    # the deviance scale, as EvidenceEstimate has it (one line each: not worth a base class)
     @property
     def deviance(self) -> float:
         """``-2 elpd``: the criterion on the deviance scale (lower is better)."""
@@ -333,6 +334,7 @@ def loo(
         res = az.loo(idata, pointwise=True, var_name=var_name, reff=reff, scale=scale)
     k = np.asarray(res["pareto_k"].values if hasattr(res["pareto_k"], "values") else res["pareto_k"]).ravel()
     good_k = float(res["good_k"])
+    # the PSIS-LOO twin of the WAIC check above: count, then warn with the numbers
     bad = int(np.count_nonzero(k > good_k))
     if bad:
         warnings.warn(

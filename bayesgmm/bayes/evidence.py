@@ -103,6 +103,7 @@ class EvidenceEstimate:
     message: str = ""
     seconds: float = float("nan")
 
+    # the deviance scale, as ELPDEstimate has it (one line each: not worth a base class)
     @property
     def deviance(self) -> float:
         """``-2 log p(X | K)``, on the scale of BIC (lower is better)."""

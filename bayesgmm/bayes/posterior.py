@@ -140,6 +140,7 @@ def plot_trace(
 ):
     """Trace plots (``arviz.plot_trace``) with the EM estimates as vertical/horizontal lines.
 
+    # the same parameters as plot_posterior_vs_em: each plot documents its own
     Parameters
     ----------
     bayes : BayesianGaussianMixture

@@ -158,6 +158,7 @@ class BayesianGaussianMixture:
         cores: int | None = None,
         em_n_init: int = 3,
     ) -> None:
+        # scikit-learn's estimator contract: every argument stored as given
         self.n_components = n_components
         self.covariance_type = covariance_type
         self.priors = priors
