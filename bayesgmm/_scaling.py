@@ -164,7 +164,7 @@ class Standardizer:
         return float(loglik) + n_samples * self.log_jacobian
 
     def model_back(self, model: Any) -> Any:
-        """A copy of a :class:`~bayesgmm.em.GaussianMixture` fitted on z, with its fitted
+        """A copy of a :class:`~bayesgmm.gaussian_mixture.GaussianMixture` fitted on z, with its fitted
         parameters (and per-sample log-likelihood bounds) expressed on x.
 
         Its ``score_samples``, ``predict``, ``bic`` ... then take x directly; the

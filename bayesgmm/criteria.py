@@ -26,7 +26,7 @@ import numpy as np
 
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
 from .covariance import n_parameters
-from .em import GaussianMixture
+from .gaussian_mixture import GaussianMixture
 from .hierarchical import merge_tree
 from .multistart import N_KMEANS, best_em, split_params
 

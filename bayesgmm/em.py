@@ -407,13 +407,3 @@ def converged_em(
         accelerate=True,
     )
     return gm.fit(X, sample_weight=sample_weight)
-
-
-def __getattr__(name: str) -> Any:
-    # ``from bayesgmm.em import GaussianMixture`` keeps working; the class lives in
-    # bayesgmm.gaussian_mixture (which imports this module, hence the lazy lookup).
-    if name == "GaussianMixture":
-        from .gaussian_mixture import GaussianMixture
-
-        return GaussianMixture
-    raise AttributeError(f"module 'bayesgmm.em' has no attribute {name!r}")

@@ -38,7 +38,8 @@ from . import exceptions
 from ._scaling import Standardizer
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
 from .covariance import compute_precision_cholesky, precisions_from_cholesky
-from .em import GaussianMixture, converged_em, m_step
+from .em import converged_em, m_step
+from .gaussian_mixture import GaussianMixture
 from .hierarchical import MergeTree, merge_tree
 from .params import GMMParams
 
@@ -298,7 +299,7 @@ def best_em(
     Returns
     -------
     EMFit
-        ``.model`` is a fitted :class:`~bayesgmm.em.GaussianMixture` in X's units
+        ``.model`` is a fitted :class:`~bayesgmm.gaussian_mixture.GaussianMixture` in X's units
         (``None`` when every start failed, with the reason in ``.error``).
     """
     X = check_X(X)

@@ -28,8 +28,9 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
-from ..em import GaussianMixture, converged_em
+from ..em import converged_em
 from ..exceptions import NotFittedError
+from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
 from .diagnostics import diagnose
 from .draws import relabelled_draws

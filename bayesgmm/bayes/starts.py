@@ -20,8 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ..em import GaussianMixture, converged_em
+from ..em import converged_em
 from ..exceptions import ConvergenceWarning
+from ..gaussian_mixture import GaussianMixture
 
 __all__ = ["LOGLIK_WINDOW", "em_optima", "quantile_means"]
 

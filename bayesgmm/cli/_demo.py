@@ -28,7 +28,8 @@ _COMPARED = ["parameter", "em", "posterior_mean", "posterior_sd", "em_in_hdi", "
 def cmd_demo(args: Any) -> dict[str, Any]:
     from ..bayes.posterior import compare_em_posterior
     from ..datasets import load_heights
-    from ..em import CONVERGED_TOL, GaussianMixture, converged_em
+    from ..em import CONVERGED_TOL, converged_em
+    from ..gaussian_mixture import GaussianMixture
 
     ks = parse_k(args.k) if args.k != "none" else []
     need_bayes("demo")
