@@ -17,13 +17,21 @@ Usage::
 
     python benchmarks/mcmc_heights.py                    # 20 000 random rows (seed 0)
     python benchmarks/mcmc_heights.py --rows 0           # all 200 000 rows
-    python benchmarks/mcmc_heights.py --rows 0 --peer-results peer.npz   # reuse a PyMC run
     python benchmarks/mcmc_heights.py --rows 2000 --skip-peer --cold     # time to first result
+    python benchmarks/mcmc_heights.py --rows 0 --peer-only   # PyMC side only, into its JSON
+
+The PyMC-default side of all 200 000 rows takes half an hour or more, so it can be run
+first, on its own (``--peer-only``): it writes ``benchmarks/mcmc_peer_<rows>_<seed>.json``
+(the draws, wall time, start and end time stamps, load averages seen during the run).
+A later run of this script reads that file when it exists, prints where it came from and
+when, and measures only bayesgmm (``--rerun-peer`` runs the peer again).
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
+import json
 import os
 import subprocess
 import sys
@@ -39,6 +47,57 @@ NAMES = ("w", "mu", "sigma")
 def run_side(which: str, rows: int, seed: int, out: Path, env=None) -> None:
     cmd = [sys.executable, str(HERE / "_mcmc_run.py"), which, str(rows), str(seed), str(out)]
     subprocess.run(cmd, check=True, env=env, cwd=HERE.parent)
+
+
+def peer_json_path(rows: int, seed: int) -> Path:
+    return HERE / f"mcmc_peer_{rows or 200000}_{seed}.json"
+
+
+def run_peer(rows: int, seed: int, tmp: Path) -> dict:
+    """Run the PyMC-default side in a fresh process; record its draws, times and load averages."""
+    out = tmp / "peer.npz"
+    started = datetime.datetime.now().isoformat(timespec="seconds")
+    loads = [os.getloadavg()[0]]
+    cmd = [sys.executable, str(HERE / "_mcmc_run.py"), "peer", str(rows), str(seed), str(out)]
+    proc = subprocess.Popen(cmd, cwd=HERE.parent)
+    while True:
+        try:
+            proc.wait(timeout=60)
+            break
+        except subprocess.TimeoutExpired:
+            loads.append(os.getloadavg()[0])
+    if proc.returncode:
+        raise RuntimeError(f"the PyMC-default run failed (exit status {proc.returncode})")
+    res = np.load(out)
+    rec = {k: res[k].tolist() for k in res.files}
+    rec.update(
+        started=started,
+        finished=datetime.datetime.now().isoformat(timespec="seconds"),
+        load_average_1min_every_60s=loads,
+        rows=rows,
+        seed=seed,
+    )
+    path = peer_json_path(rows, seed)
+    tmp_path = path.with_suffix(".json.tmp")
+    tmp_path.write_text(json.dumps(rec))
+    tmp_path.replace(path)  # whole or not at all
+    print(f"PyMC default -> {path}", flush=True)
+    return rec
+
+
+def load_peer(rows: int, seed: int) -> dict:
+    rec = json.loads(peer_json_path(rows, seed).read_text())
+    loads = rec["load_average_1min_every_60s"]
+    print(
+        f"PyMC default: from {peer_json_path(rows, seed).name}, run {rec['started']} to "
+        f"{rec['finished']}, 1-min load average during it {min(loads):.1f} to {max(loads):.1f} "
+        f"(mean {np.mean(loads):.1f})"
+    )
+    return {
+        k: np.asarray(v)
+        for k, v in rec.items()
+        if k in ("wall", "w", "mu", "sigma", "divergences", "n_steps")
+    }
 
 
 def summarise(label: str, res) -> dict:
@@ -61,12 +120,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--rows", type=int, default=20000, help="random height rows; 0 = all 200 000")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--peer-results", help="an .npz from an earlier PyMC-default run of _mcmc_run.py")
+    ap.add_argument("--peer-only", action="store_true", help="run the PyMC side only, write its JSON")
+    ap.add_argument("--rerun-peer", action="store_true", help="run the PyMC side even if its JSON exists")
     ap.add_argument("--skip-peer", action="store_true")
     ap.add_argument("--cold", action="store_true", help="bayesgmm with empty numba/PyTensor caches")
     args = ap.parse_args(argv)
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()}", flush=True)
     tmp = Path(tempfile.mkdtemp(prefix="mcmc_heights_"))
+    if args.peer_only:
+        run_peer(args.rows, args.seed, tmp)
+        return 0
     env = dict(os.environ)
     if args.cold:
         env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba_")
@@ -82,12 +145,9 @@ def main(argv=None) -> int:
     a = summarise("bayesgmm", ours)
     if args.skip_peer:
         return 0
-    if args.peer_results:
-        peer = np.load(args.peer_results)
-        print(f"PyMC default: reused from {args.peer_results}")
-    else:
-        run_side("peer", args.rows, args.seed, tmp / "peer.npz")
-        peer = np.load(tmp / "peer.npz")
+    if args.rerun_peer or not peer_json_path(args.rows, args.seed).exists():
+        run_peer(args.rows, args.seed, tmp)
+    peer = load_peer(args.rows, args.seed)
     b = summarise("PyMC default", peer)
     worst = 0.0
     print(f"\n{'parameter':<10}{'bayesgmm':>12}{'PyMC':>12}{'PyMC sd':>11}{'|diff|/sd':>11}")

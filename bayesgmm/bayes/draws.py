@@ -2,10 +2,11 @@
 
 :func:`relabelled_draws` pulls the (chain, draw, ...) arrays out of PyMC's posterior and
 relabels them against the EM reference (:mod:`bayesgmm.bayes.relabel`);
-:class:`MixtureDraws` then evaluates every draw with the EM half's kernels
-(:func:`bayesgmm._kernels.log_prob_resp`): the pointwise log-likelihood for WAIC and LOO,
-the label-invariant quantities of the diagnostics, membership probabilities and the
-posterior predictive density.
+:class:`MixtureDraws` then evaluates every draw: the pointwise log-likelihood for WAIC and
+LOO and the total log-likelihood per draw (:meth:`MixtureDraws.log_likelihood`, compiled
+with numba when it is installed: one sweep over the rows for all draws, no n x K array),
+the log densities at the diagnostics' probe points, membership probabilities and the
+posterior predictive density (the EM half's :func:`bayesgmm._kernels.log_prob_resp`).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from ._likelihood import precision_cholesky_from_chol
 from .diagnostics import probe_points
 from .relabel import permute_components, relabel_draws
 
-__all__ = ["MixtureDraws", "relabelled_draws"]
+__all__ = ["MixtureDraws", "invariant_quantities", "relabelled_draws"]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,77 @@ class MixtureDraws:
         for c, j, W in self.natural_parameters():
             yield (c, j, *_kernels.log_prob_resp(X, W, self.shift, self.kind))
 
+    def natural_parameter_stack(self) -> np.ndarray:
+        """W of every draw, shape (chains * draws, F, K), chain by chain."""
+        return np.stack([W for _, _, W in self.natural_parameters()])
+
+    def log_likelihood(
+        self, X: np.ndarray, *, pointwise: bool = True, backend: str = "auto", threads: int | None = None
+    ) -> tuple[np.ndarray, np.ndarray | None]:
+        """The total log-likelihood of every draw and, if ``pointwise``, its terms.
+
+        Parameters
+        ----------
+        X : array of shape (n_samples, n_features)
+        pointwise : bool, default=True
+            Also return ``log p(x_i | draw)`` for every row and draw.
+        backend : {"auto", "numba", "numpy"}
+            "numba" (the default "auto" when numba is installed): one compiled sweep over
+            the rows for a block of draws at a time, on ``threads`` threads (default: every
+            CPU; the result does not depend on it); "numpy": one chunked pass per draw.
+
+        Returns
+        -------
+        total : array of shape (chains, draws)
+            ``sum_i log p(x_i | draw)``.
+        pointwise : array of shape (chains, draws, n_samples) or None
+        """
+        X = np.ascontiguousarray(X, dtype=np.float64)
+        C, S = self.shape
+        n = X.shape[0]
+        if _kernels.resolve_backend(backend) == "numpy":
+            total = np.empty((C, S))
+            ll = np.empty((C, S, n)) if pointwise else None
+            for c, j, W in self.natural_parameters():
+                row = _kernels.log_prob_resp(X, W, self.shift, self.kind)[0]
+                total[c, j] = row.sum()
+                if ll is not None:
+                    ll[c, j] = row
+            return total, ll
+        from ._pointwise_numba import loglik_rows
+
+        Ws = self.natural_parameter_stack()
+        D = Ws.shape[0]
+        total = np.empty(D)
+        out = np.empty((D, n)) if pointwise else np.empty((0, 0))
+        fullq = _kernels.full_quad(self.kind)
+        nt = max(1, min(threads or _kernels.default_threads(), D))
+        bounds = np.linspace(0, D, nt + 1).astype(int)
+        if nt == 1:
+            loglik_rows(X, self.shift, Ws, fullq, out, total, 0, D)
+        else:
+            pool = _kernels._thread_pool(nt)
+            jobs = [
+                pool.submit(loglik_rows, X, self.shift, Ws, fullq, out, total, lo, hi)
+                for lo, hi in zip(bounds[:-1], bounds[1:], strict=True)
+            ]
+            for job in jobs:
+                job.result()
+        return total.reshape(C, S), out.reshape(C, S, n) if pointwise else None
+
+    def probe_log_densities(self, probes: np.ndarray) -> dict[str, np.ndarray]:
+        """``log_density[q]``: log p(probe_q | draw), (chains, draws) each, for a few points."""
+        Ws = self.natural_parameter_stack()
+        phi = _kernels.features(np.asarray(probes, dtype=float), self.shift, self.kind)
+        L = np.einsum("qf,dfk->dqk", phi, Ws)
+        mx = L.max(axis=2, keepdims=True)
+        dens = (mx + np.log(np.exp(L - mx).sum(axis=2, keepdims=True)))[..., 0]
+        dens = dens.reshape(self.shape + (len(probes),))
+        return {f"log_density[{q}]": dens[..., q] for q in range(len(probes))}
+
     def densities(self, X: np.ndarray, *, pointwise: bool = True) -> tuple[np.ndarray | None, dict]:
-        """One pass over ``X`` per draw.
+        """One numpy pass over ``X`` per draw (the reference :meth:`log_likelihood` and
+        :meth:`probe_log_densities` are tested against).
 
         Returns
         -------
@@ -83,6 +153,25 @@ class MixtureDraws:
         for q in range(len(probes)):
             invariant[f"log_density[{q}]"] = at_probes[..., q]
         return ll, invariant
+
+
+def invariant_quantities(
+    draws: MixtureDraws, X: np.ndarray, total: np.ndarray | None, idata, *, threads: int | None = None
+) -> dict[str, np.ndarray]:
+    """The label-invariant quantities of :mod:`bayesgmm.bayes.diagnostics`, (chain, draw) each.
+
+    ``log_likelihood``: ``total`` when the sampler computed it with each draw, else one
+    compiled pass per draw (:meth:`MixtureDraws.log_likelihood`, not pointwise); ``lp``
+    from ``idata.sample_stats`` when recorded; ``log_density[q]`` at the probe points.
+    """
+    if total is None:
+        total, _ = draws.log_likelihood(X, pointwise=False, threads=threads)
+    invariant = {"log_likelihood": total}
+    stats = getattr(idata, "sample_stats", None)
+    if stats is not None and "lp" in stats:
+        invariant["lp"] = stats["lp"].values
+    invariant.update(draws.probe_log_densities(probe_points(X)))
+    return invariant
 
 
 def relabelled_draws(idata, reference: GMMParams, kind: str, shift: np.ndarray) -> tuple[MixtureDraws, float]:

@@ -76,12 +76,14 @@ class SamplingRun:
 @dataclass
 class SampleResult:
     """A sampler's output: the InferenceData, the mass matrix it started from (if it chose
-    one) and whether that matrix was adapted during tuning."""
+    one), whether that matrix was adapted during tuning and, when the sampler computed it
+    with each draw, the total log-likelihood of every draw (chain, draw)."""
 
     idata: Any
     mass_matrix: np.ndarray | None = None
     setup_seconds: float = 0.0
     adapted: bool = False
+    log_likelihood: np.ndarray | None = None
 
 
 class Sampler(ABC):

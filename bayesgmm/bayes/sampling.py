@@ -13,8 +13,8 @@ runs these steps, each a named function or module:
 3. the sampler (:mod:`bayesgmm.bayes.samplers`): by default every chain starts at the EM
    solution and the mass matrix is the inverse observed information there;
 4. relabelling of the draws against the EM solution (:mod:`bayesgmm.bayes.relabel`);
-5. the pointwise log-likelihood of every draw (for WAIC and LOO) and the label-invariant
-   quantities of the diagnostics, in one pass per draw;
+5. the label-invariant quantities of the diagnostics (:func:`~bayesgmm.bayes.draws.invariant_quantities`);
+   the pointwise log-likelihood (WAIC, LOO) only when first asked for;
 6. the diagnostics (:mod:`bayesgmm.bayes.diagnostics`), under the names of
    :mod:`bayesgmm.bayes.naming`.
 """
@@ -33,7 +33,7 @@ from ..exceptions import NotFittedError
 from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
 from .diagnostics import diagnose
-from .draws import relabelled_draws
+from .draws import invariant_quantities, relabelled_draws
 from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
 from .naming import named_arrays, parameter_names
 from .relabel import relabel_draws
@@ -80,8 +80,10 @@ class BayesianGaussianMixture:
     random_state : int, numpy Generator or None
     progressbar : bool, default=False
     store_log_likelihood : bool, default=True
-        Store the pointwise log-likelihood (chain x draw x n_samples floats) in
-        ``idata_.log_likelihood``; set False for very large data.
+        Offer the pointwise log-likelihood (chain x draw x n_samples floats) as
+        ``idata_.log_likelihood``, computed not by ``fit`` but on the first access to
+        ``idata_`` (what WAIC, LOO and ``compare_models`` read), then kept. False: never
+        computed, no such group (for data too large to hold it).
     cores : int, optional
         Chains run in parallel processes. Default: all ``chains`` at once when the
         machine has more CPUs than chains, else one after the other (PyMC's parent
@@ -109,7 +111,8 @@ class BayesianGaussianMixture:
         ``posterior`` (``w``, ``mu``, ``sigma`` [, ``cov``] relabelled against EM; the
         packed ``chol`` are the sampler's raw values), ``sample_stats`` and, unless
         disabled, ``log_likelihood`` with one variable ``x`` of dims
-        (chain, draw, obs_id).
+        (chain, draw, obs_id), computed on the first access (see
+        ``store_log_likelihood``).
     em_ : GaussianMixture
         The EM fit the labels are aligned to (the best optimum found, or the one given).
     em_optima_ : list of GaussianMixture
@@ -137,7 +140,7 @@ class BayesianGaussianMixture:
         Share of draws whose labels relabelling changed.
     timings_ : dict
         Seconds spent in ``em``, ``build``, ``mass_matrix``, ``sample`` and
-        ``log_likelihood``.
+        ``log_likelihood`` (the per-draw totals and probe densities of the diagnostics).
     """
 
     def __init__(
@@ -275,9 +278,12 @@ class BayesianGaussianMixture:
         )
 
         t0 = time.perf_counter()
-        invariant = self._per_draw_densities(X, result.idata)
+        invariant = self.invariant_draws_ = invariant_quantities(
+            self.mixture_draws_, X, result.log_likelihood, result.idata, threads=threads
+        )
         timings["log_likelihood"] = time.perf_counter() - t0
-        self.idata_ = result.idata
+        self._X = X  # for the pointwise log-likelihood, computed when first asked for
+        self._idata = result.idata
         self.timings_ = timings
         self._set_posterior_means()
         self.diagnostics_ = diagnose(self.parameter_draws(), result.idata, invariant, stacklevel=2)
@@ -331,30 +337,25 @@ class BayesianGaussianMixture:
         else:
             self.covariances_ = (dr.sd**2).mean(axis=(0, 1))
 
-    def _per_draw_densities(self, X: np.ndarray, idata) -> dict[str, np.ndarray]:
-        """The pointwise log-likelihood (stored in ``idata`` unless disabled) and the
-        label-invariant quantities of the diagnostics, in one pass per draw."""
-        import arviz as az
+    @property
+    def idata_(self):
+        """The InferenceData; its ``log_likelihood`` group is computed on first access."""
+        idata = self.__dict__.get("_idata")
+        if idata is None:
+            raise AttributeError("idata_")  # not fitted: hasattr / getattr(..., None) see no attribute
+        if self.store_log_likelihood and "log_likelihood" not in idata.groups():
+            import arviz as az
 
-        ll, invariant = self.mixture_draws_.densities(X, pointwise=self.store_log_likelihood)
-        if ll is not None:
-            ds = az.convert_to_dataset(
-                {"x": ll}, coords={"obs_id": np.arange(X.shape[0])}, dims={"x": ["obs_id"]}
+            _, ll = self.mixture_draws_.log_likelihood(self._X, pointwise=True)
+            obs = {"obs_id": np.arange(ll.shape[-1])}
+            idata.add_groups(
+                log_likelihood=az.convert_to_dataset({"x": ll}, coords=obs, dims={"x": ["obs_id"]})
             )
-            idata.add_groups(log_likelihood=ds)
-        stats = getattr(idata, "sample_stats", None)
-        if stats is not None and "lp" in stats:
-            invariant = {
-                "log_likelihood": invariant.pop("log_likelihood"),
-                "lp": stats["lp"].values,
-                **invariant,
-            }
-        self.invariant_draws_ = invariant
-        return invariant
+        return idata
 
     # ----------------------------------------------------------------- named draws
     def _check_fitted(self) -> None:
-        if getattr(self, "idata_", None) is None:
+        if self.__dict__.get("_idata") is None:
             raise NotFittedError("This BayesianGaussianMixture instance is not fitted yet. Call 'fit' first.")
 
     def _names(self) -> list[tuple[str, tuple]]:
