@@ -114,12 +114,12 @@ def test_empty_components_are_not_counted():
 
 @pytest.mark.slow
 def test_sparse_fit_small():
-    """Two well-separated groups of 300 points, K_max = 4, sparse Dirichlet: the posterior
-    of the number of occupied components sits on 2."""
+    """Two well-separated groups of 300 points, K_max = 4, sparse Dirichlet, sampled by NUTS:
+    the posterior of the number of occupied components sits on 2."""
     X, _ = make_mixture(300, [0.5, 0.5], [[-3.0], [3.0]], [[[1.0]], [[1.0]]], random_state=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SamplingWarning)  # short chains: the count is what is tested
-        bayes, occ = fit_occupied_components(X, 4, draws=300, tune=300, random_state=0)
+        bayes, occ = fit_occupied_components(X, 4, method="nuts", draws=300, tune=300, random_state=0)
     assert isinstance(occ, OccupiedComponents) and occ.k_max == 4
     assert occ.counts.shape == (2, 300)
     assert occ.probability(2) >= 0.9
@@ -127,20 +127,30 @@ def test_sparse_fit_small():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("case", ["1d-k2", "2d-k3"])
-def test_occupied_components_find_the_true_k(case):
-    """K_max = 6, sparse Dirichlet (alpha = 0.01), 2 chains x 1000 draws: at least 90% of the
-    posterior on the true number of groups -- 2 for 2 000 well-separated 1-D points, 3 for
-    the three 2-D groups."""
-    if case == "1d-k2":
-        X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
-        truth = 2
-    else:
-        X, _ = make_mixture(
-            900, [1 / 3] * 3, [[-4, 0], [0, 4], [4, 0]], [np.eye(2), np.eye(2), np.eye(2)], random_state=0
-        )
-        truth = 3
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SamplingWarning)
-        bayes, occ = fit_occupied_components(X, 6, draws=1000, tune=1000, random_state=0)
-    assert occ.probability(truth) >= 0.9, occ.as_dict()
+def test_occupied_components_of_three_2d_groups():
+    """K_max = 6, sparse Dirichlet (alpha = 0.01), the Gibbs sampler's defaults (4 chains x
+    (2000 + 4000) sweeps): at least 90% of the posterior on the three 2-D groups, with the
+    count's label-invariant diagnostics passing."""
+    X, _ = make_mixture(
+        900, [1 / 3] * 3, [[-4, 0], [0, 4], [4, 0]], [np.eye(2), np.eye(2), np.eye(2)], random_state=0
+    )
+    draws, occ = fit_occupied_components(X, 6, random_state=0)
+    assert occ.method == "gibbs" and occ.counts.shape == (4, 4000)
+    assert occ.probability(3) >= 0.9, occ.as_dict()
+    assert occ.diagnostics_ok, occ.diagnostics
+
+
+@pytest.mark.slow
+def test_occupied_components_of_two_1d_groups():
+    """2 000 points from two 1-D groups, K_max = 6, alpha = 0.01, the Gibbs sampler's
+    defaults: the most probable count is 2 and holds at least 80% of the posterior.
+
+    Not 90%: the posterior itself (long chains, ``benchmarks/README.md``) puts less than
+    0.9 on 2 here. An extra occupied component costs about a factor alpha, and there are
+    several ways to pay it -- a few tail observations given their own component, the wider
+    group split in two -- so the mass on 3 does not vanish at alpha = 0.01 for n in the
+    thousands."""
+    X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
+    draws, occ = fit_occupied_components(X, 6, random_state=0)
+    assert occ.mode == 2 and occ.probability(2) >= 0.8, occ.as_dict()
+    assert occ.probability(1) == 0.0

@@ -592,6 +592,10 @@ def test_comparison_printer_shows_every_column_and_the_occupied_components(capsy
     rank_criteria(table, ["bic", "evidence"])
     table.attrs["occupied"] = {1: 0.0, 2: 0.9, 3: 0.1}
     table.attrs["occupied_diagnostics_ok"] = False
+    table.attrs["occupied_diagnostics"] = {
+        "log_likelihood": {"rhat": 1.0042, "ess_bulk": 812.4},
+        "occupied": {"rhat": 1.0213, "ess_bulk": 97.0},
+    }
     entries = print_comparison(table)
     out = capsys.readouterr().out
     header = out.splitlines()[0].split()
@@ -599,7 +603,8 @@ def test_comparison_printer_shows_every_column_and_the_occupied_components(capsy
     assert "chosen: BIC K=2, EVIDENCE K=2" in out
     assert (
         "posterior of the number of occupied components (sparse fit, K_max=3): 1: 0.000, 2: 0.900, "
-        "3: 0.100; most probable 2 -- its label-invariant diagnostics fail" in out
+        "3: 0.100; most probable 2 (R-hat 1.004 / ESS 812 of the log-likelihood, R-hat 1.021 / ESS 97 "
+        "of the count) -- its label-invariant diagnostics fail" in out
     )
     assert entries["chosen"] == {"bic": 2, "evidence": 2}
     assert entries["occupied_components"] == {

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Progress", "occupied_line", "result_line"]
+__all__ = ["Progress", "invariant_text", "occupied_line", "result_line"]
 
 
 class Progress:
@@ -47,7 +47,19 @@ def result_line(r: Any, i: int, n: int, seconds: float) -> str:
     return line
 
 
+def invariant_text(stats: Any) -> str:
+    """``" (R-hat 1.001 / ESS 2000 of the count, ...)"`` from ``name -> {"rhat", "ess_bulk"}``."""
+    names = {"occupied": "the count", "log_likelihood": "the log-likelihood"}
+    parts = [
+        f"R-hat {v['rhat']:.3f} / ESS {v['ess_bulk']:.0f} of {names.get(k, k)}"
+        for k, v in (stats or {}).items()
+        if k in names
+    ]
+    return f" ({', '.join(parts)})" if parts else ""
+
+
 def occupied_line(occ: Any, seconds: float) -> str:
     probs = ", ".join(f"{k}: {p:.2f}" for k, p in occ.as_dict().items() if p > 0)
     line = f"  occupied components (sparse fit, K_max={occ.k_max}) done in {seconds:.1f} s: {probs}"
+    line += invariant_text(occ.diagnostics)
     return line if occ.diagnostics_ok else line + " -- label-invariant diagnostics FAIL"

@@ -224,7 +224,7 @@ def compare(
     for col in ("waic_warning", "loo_warning", "invariant_ok"):
         table[col] = table[col].astype("boolean")
     table["divergences"] = table["divergences"].astype("Int64")
-    table["flag"] = table["flag"].fillna("").astype(str)
+    table["flag"] = ["" if pd.isna(f) else str(f) for f in table["flag"]]  # EM-only rows: ""
     ranked = np.array([r.waic is not None and not r.flag for r in results], dtype=bool)
 
     for crit in BAYES_CRITERIA:
@@ -252,6 +252,7 @@ def compare(
         table["p_occupied"] = [occupied.probability(int(k)) for k in table["k"]]
         table.attrs["occupied"] = occupied.as_dict()
         table.attrs["occupied_diagnostics_ok"] = occupied.diagnostics_ok
+        table.attrs["occupied_diagnostics"] = dict(occupied.diagnostics)
     return table
 
 
@@ -328,8 +329,10 @@ def compare_models(
         Also fit one overfitted mixture of ``k_max`` components with a sparse Dirichlet
         prior and add the posterior probability of each number of occupied components as
         the column ``p_occupied`` (:mod:`bayesgmm.bayes.occupancy`; the whole
-        distribution, up to ``k_max``, is ``table.attrs["occupied"]``). With
-        ``return_models`` the sparse fit is under the key ``("occupied", k_max)``.
+        distribution, up to ``k_max``, is ``table.attrs["occupied"]``). It is sampled by
+        the Gibbs sampler over allocations (:mod:`bayesgmm.bayes.gibbs`, its own default
+        sweeps and chains; ``draws``/``tune``/``chains`` are NUTS's). With
+        ``return_models`` its draws are under the key ``("occupied", k_max)``.
     sparse_alpha : float, optional
         Its Dirichlet concentration; default :data:`~bayesgmm.bayes.occupancy.SPARSE_ALPHA`.
 
@@ -412,11 +415,6 @@ def compare_models(
             alpha=SPARSE_ALPHA if sparse_alpha is None else sparse_alpha,
             covariance_type=covariance_type,
             random_state=rng,
-            draws=draws,
-            tune=tune,
-            chains=chains,
-            target_accept=target_accept,
-            sampler=sampler,
         )
         models[("occupied", k_max)] = (None, sparse)
         say(occupied_line(occupied, time.perf_counter() - t0))

@@ -3,12 +3,27 @@ r"""How many components the data occupy: the posterior of the number of non-empt
 An overfitted mixture -- more components ``K_max`` than the data need -- with a sparse
 Dirichlet prior on the weights (concentration ``alpha`` well below 1) empties the
 components it does not need (Rousseau & Mengersen 2011; Malsiner-Walli,
-Fruehwirth-Schnatter & Gruen 2016). For every posterior draw, each observation is
-allocated to a component with its membership probabilities under that draw,
-``z_i ~ Categorical(gamma_i1, ..., gamma_iK)``, and the components holding at least one
-observation are counted. The counts over the draws are the posterior distribution of the
-number of occupied components: a direct answer to "how many groups?" that does not go
-through a criterion.
+Fruehwirth-Schnatter & Gruen 2016). The components holding at least one observation are
+counted in every posterior draw; the counts over the draws are the posterior distribution
+of the number of occupied components: a direct answer to "how many groups?" that does not
+go through a criterion.
+
+Two ways to get the draws (:func:`fit_occupied_components`'s ``method``):
+
+- ``"gibbs"`` (the default): the Gibbs sampler over the allocations of
+  :mod:`bayesgmm.bayes.gibbs`, which samples the allocations themselves and counts them
+  directly. Its covariance prior is the conjugate counterpart of the NUTS model's (see
+  there).
+- ``"nuts"``: :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture` with the sparse
+  prior; for every draw each observation is allocated with its membership probabilities,
+  ``z_i ~ Categorical(gamma_i1, ..., gamma_iK)`` (:func:`occupied_components`). NUTS on
+  the marginal model mixes poorly here: the log-weight of an empty component has a long
+  tail and its mean and scale spread to the prior as the weight shrinks (a funnel), which
+  is what the allocation sampler avoids.
+
+Either way the counts come with label-invariant diagnostics (R-hat and bulk ESS of the
+count and of the total log-likelihood where available), and
+``OccupiedComponents.diagnostics_ok`` says whether they pass.
 """
 
 from __future__ import annotations
@@ -18,9 +33,18 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_int, check_random_state, check_X
+from .._validation import check_int, check_option, check_random_state, check_X
 
-__all__ = ["SPARSE_ALPHA", "OccupiedComponents", "fit_occupied_components", "occupied_components"]
+__all__ = [
+    "OCCUPIED_METHODS",
+    "SPARSE_ALPHA",
+    "OccupiedComponents",
+    "fit_occupied_components",
+    "occupied_components",
+    "occupied_from_gibbs",
+]
+
+OCCUPIED_METHODS = ("gibbs", "nuts")
 
 #: Dirichlet concentration of the sparse prior (Malsiner-Walli et al. 2016 use 0.01 with
 #: a K_max of about 10).
@@ -41,12 +65,19 @@ class OccupiedComponents:
         ``probabilities[k - 1]`` is the posterior probability of ``k`` occupied components.
     diagnostics_ok : bool
         Whether the sparse fit passed its label-invariant diagnostics.
+    method : str
+        "gibbs" or "nuts".
+    diagnostics : dict
+        ``name -> {"rhat", "ess_bulk", "ess_tail"}`` of the label-invariant quantities the
+        pass mark was taken on (the count itself among them; a constant count has none).
     """
 
     k_max: int
     counts: np.ndarray = field(repr=False)
     probabilities: np.ndarray
     diagnostics_ok: bool = True
+    method: str = "nuts"
+    diagnostics: dict = field(default_factory=dict, repr=False)
 
     def probability(self, k: int) -> float:
         """Posterior probability of exactly ``k`` occupied components (0 outside 1..k_max)."""
@@ -95,7 +126,20 @@ def occupied_components(bayes: Any, X: Any, *, random_state: Any = None) -> Occu
         counts[c, j] = np.count_nonzero(np.bincount(z, minlength=k))
     probabilities = np.bincount(counts.ravel(), minlength=k + 1)[1:] / counts.size
     ok = bool(bayes.diagnostics_.get("invariant_ok", True))
-    return OccupiedComponents(k, counts, probabilities, ok)
+    invariant = dict(bayes.diagnostics_.get("invariant", {}))
+    return OccupiedComponents(k, counts, probabilities, ok, "nuts", invariant)
+
+
+def occupied_from_gibbs(draws: Any) -> OccupiedComponents:
+    """The occupied counts of a :class:`~bayesgmm.bayes.gibbs.GibbsDraws`, with its
+    label-invariant diagnostics (of the count and of the total log-likelihood)."""
+    k = draws.k_max
+    counts = np.asarray(draws.occupied)
+    probabilities = np.bincount(counts.ravel(), minlength=k + 1)[1:] / counts.size
+    dg = draws.diagnostics
+    return OccupiedComponents(
+        k, counts, probabilities, bool(dg["invariant_ok"]), "gibbs", dict(dg["invariant"])
+    )
 
 
 def fit_occupied_components(
@@ -104,6 +148,7 @@ def fit_occupied_components(
     *,
     alpha: float = SPARSE_ALPHA,
     covariance_type: str = "full",
+    method: str = "gibbs",
     random_state: Any = None,
     **kwargs: Any,
 ) -> tuple[Any, OccupiedComponents]:
@@ -117,21 +162,34 @@ def fit_occupied_components(
     alpha : float, default=SPARSE_ALPHA
         Dirichlet concentration, well below 1.
     covariance_type : {"full", "diag"}, default="full"
+    method : {"gibbs", "nuts"}, default="gibbs"
+        The Gibbs sampler over allocations (:func:`~bayesgmm.bayes.gibbs.sample_sparse_mixture`)
+        or NUTS on the marginal model (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`).
     random_state : int, numpy Generator or None
     **kwargs
-        Further arguments of :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`
-        (draws, tune, chains, ...).
+        Further arguments of the sampler: for "gibbs" ``draws``, ``tune``, ``chains``,
+        ``scale_prior``, ``engine``; for "nuts" those of ``BayesianGaussianMixture``
+        (``draws``, ``tune``, ``chains``, ...).
 
     Returns
     -------
-    bayes : BayesianGaussianMixture
+    fit : GibbsDraws or BayesianGaussianMixture
     occupied : OccupiedComponents
     """
     from .model import Priors
-    from .sampling import BayesianGaussianMixture
 
     k_max = check_int(k_max, "k_max")
+    check_option(method, "method", OCCUPIED_METHODS)
     rng = check_random_state(random_state)
+    if method == "gibbs":
+        from .gibbs import sample_sparse_mixture
+
+        draws = sample_sparse_mixture(
+            X, k_max, priors=Priors(alpha=alpha), covariance_type=covariance_type, random_state=rng, **kwargs
+        )
+        return draws, occupied_from_gibbs(draws)
+    from .sampling import BayesianGaussianMixture
+
     seed = int(rng.integers(2**31 - 1))
     bayes = BayesianGaussianMixture(
         k_max, covariance_type=covariance_type, priors=Priors(alpha=alpha), random_state=seed, **kwargs

@@ -133,6 +133,7 @@ def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
     only when the table has WAIC/LOO: the smallest K within two paired standard errors of
     the best) and, when the table carries the posterior of the number of occupied
     components (``table.attrs["occupied"]``), prints it and returns it too."""
+    from ..bayes._progress import invariant_text
     from ..criteria import chosen
 
     print_table(table, precision=2, indent=indent)
@@ -156,6 +157,7 @@ def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
         print(
             f"{indent}posterior of the number of occupied components (sparse fit, K_max={max(occupied)}): "
             f"{probs}; most probable {max(occupied, key=occupied.get)}"
+            + invariant_text(table.attrs.get("occupied_diagnostics"))
             + ("" if ok else " -- its label-invariant diagnostics fail: do not rely on it")
         )
         result["occupied_components"] = {"probabilities": occupied, "diagnostics_ok": ok}

@@ -1,0 +1,198 @@
+"""The Gibbs sampler of :mod:`bayesgmm.bayes.gibbs` in numpy: the full conditionals one by
+one, and a chain made of them.
+
+The reference implementation: the compiled chain (:mod:`bayesgmm.bayes._gibbs_numba`) makes
+the same steps, and the tests hold both to the same exact posteriors. It also runs where
+numba is not installed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import logsumexp
+
+from .._validation import check_option
+
+SINGLETON_MH_STEPS = 5  # prior-proposal steps for the scale of a one-observation component
+LOG_2PI = float(np.log(2.0 * np.pi))
+
+
+# ----------------------------------------------------------------------------- allocation
+def _allocate_numpy(X, logw, means, chol, logdet, u, z, nk, s1, s2):
+    """The allocation step in numpy: the same draws as the compiled one (up to rounding)."""
+    diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
+    proj = np.einsum("nkb,kba->nka", diff, chol)  # (x - mu)^T L: the rows of L^T (x - mu)
+    lp = logw + logdet - 0.5 * np.sum(proj**2, axis=2)
+    top = lp.max(axis=1, keepdims=True)
+    p = np.exp(lp - top)
+    cum = np.cumsum(p, axis=1)
+    total = float(np.sum(top[:, 0] + np.log(cum[:, -1])))
+    hit = (cum >= (u * cum[:, -1])[:, None]) & (p > 0)
+    z[:] = np.where(hit.any(axis=1), hit.argmax(axis=1), p.shape[1] - 1 - np.argmax(p[:, ::-1] > 0, axis=1))
+    k_max = logw.shape[0]
+    nk[:] = np.bincount(z, minlength=k_max)
+    s1[:] = 0.0
+    s2[:] = 0.0
+    np.add.at(s1, z, X)
+    np.add.at(s2, z, X[:, :, None] * X[:, None, :])
+    return total - 0.5 * X.shape[0] * X.shape[1] * LOG_2PI
+
+
+def allocate(engine: str = "auto"):
+    """The allocation step: numba's compiled loop ("numba", and "auto" when numba is
+    installed) or numpy ("numpy"). Both take ``(X, logw, means, chol, logdet, u, z, nk, s1,
+    s2)``, fill the last four and return the total log-likelihood."""
+    from .._kernels import numba_available
+
+    check_option(engine, "engine", ("auto", "numba", "numpy"))
+    if engine == "numba" or (engine == "auto" and numba_available()):
+        from ._gibbs_numba import allocate as compiled
+
+        return compiled
+    return _allocate_numpy
+
+
+# ----------------------------------------------------------------------------- conditionals
+def log_dirichlet(a: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``log w`` for ``w ~ Dirichlet(a)``, computed in log space so that a weight of
+    ``alpha = 0.01`` (often below 1e-300) does not underflow to 0: for a shape below 1,
+    ``G(a) = G(a + 1) U^(1/a)`` (Marsaglia & Tsang)."""
+    small = a < 1.0
+    logg = np.log(rng.gamma(np.where(small, a + 1.0, a)))
+    logg = logg + np.where(small, np.log(rng.random(a.shape)) / a, 0.0)
+    return logg - logsumexp(logg, axis=-1, keepdims=True)
+
+
+def normal_means(prec_data, s1, hyper, rng):
+    """``mu_k | Sigma_k, z`` for a diagonal ``prec_data`` (K, d) = ``n_k / sigma^2``... (diag)
+    or a full one (K, d, d) = ``n_k Sigma_k^-1``; ``s1`` is ``Sigma_k^-1 sum x`` likewise."""
+    prec0 = 1.0 / hyper["mean_scale"] ** 2
+    b = prec0 * hyper["mean_loc"] + s1
+    if prec_data.ndim == 2:
+        prec = prec0 + prec_data
+        return b / prec + rng.standard_normal(b.shape) / np.sqrt(prec)
+    prec = prec_data + np.diag(prec0)
+    c = np.linalg.cholesky(prec)
+    mean = np.linalg.solve(prec, b[..., None])[..., 0]
+    # C^-T e has covariance (C C^T)^-1
+    noise = np.linalg.solve(np.swapaxes(c, 1, 2), rng.standard_normal(b.shape)[..., None])[..., 0]
+    return mean + noise
+
+
+def halfnormal_variances(var, ss, nk, sd_scale, rng):
+    """One Metropolis-Hastings update of each variance ``tau = sigma^2`` (K, d) whose
+    standard deviation has a ``HalfNormal(sd_scale)`` prior, given the sum of squares
+    ``ss`` (K, d) of the ``nk`` (K,) observations about the mean. Exact in distribution:
+    the full conditional is invariant (and drawn exactly for an empty component)."""
+    s2 = np.broadcast_to(sd_scale**2, var.shape)
+    n = np.broadcast_to(nk[:, None], var.shape)
+    out = var.copy()
+    empty = n == 0
+    out[empty] = s2[empty] * rng.standard_normal(int(empty.sum())) ** 2
+    many = n >= 2
+    shape = np.where(many, (n - 1) / 2.0, 1.0)
+    prop = np.where(many, ss, 1.0) / 2.0 / rng.gamma(shape)
+    accept = np.log(rng.random(var.shape)) < -(prop - var) / (2.0 * s2)
+    out = np.where(many & accept, prop, out)
+    one = n == 1
+    if one.any():
+        for _ in range(SINGLETON_MH_STEPS):
+            prop = s2 * rng.standard_normal(var.shape) ** 2
+            cur = out
+            log_ratio = -0.5 * np.log(prop / cur) - 0.5 * ss * (1.0 / prop - 1.0 / cur)
+            accept = np.log(rng.random(var.shape)) < log_ratio
+            out = np.where(one & accept, prop, out)
+    return out
+
+
+def inverse_gamma_variances(ss, nk, hyper, rng):
+    """``sigma^2 | mu, z ~ IG(iw_df / 2 + n_k / 2, iw_scale[f, f] / 2 + ss / 2)`` (K, d): the
+    conjugate update of each variance of the diagonal model."""
+    scale = 0.5 * np.diagonal(hyper["iw_scale"]) + 0.5 * ss
+    return scale / rng.gamma(0.5 * hyper["iw_df"] + 0.5 * nk[:, None] + np.zeros_like(ss))
+
+
+def inverse_wishart_precisions(scatter, nk, hyper, rng):
+    """``Sigma_k | mu_k, z ~ InverseWishart(nu0 + n_k, Psi0 + scatter_k)``, returned as the
+    lower Cholesky factor of the precision ``Sigma_k^-1 ~ Wishart(nu, (Psi0 + scatter_k)^-1)``
+    (Bartlett's decomposition), which is what the allocation step uses."""
+    k, d = scatter.shape[0], scatter.shape[1]
+    nu = hyper["iw_df"] + nk
+    psi = hyper["iw_scale"] + scatter
+    lower = np.linalg.cholesky(np.linalg.inv(psi))
+    a = np.zeros((k, d, d))
+    rows, cols = np.tril_indices(d, -1)
+    a[:, rows, cols] = rng.standard_normal((k, rows.size))
+    diag = np.arange(d)
+    a[:, diag, diag] = np.sqrt(rng.chisquare(nu[:, None] - diag[None, :]))
+    return lower @ a
+
+
+# ----------------------------------------------------------------------------- one chain
+def initial_state(X, z, k_max, hyper):
+    """Statistics of the starting allocation and a covariance per component (its scatter
+    when it has at least two observations, else the data's variances)."""
+    nk = np.bincount(z, minlength=k_max)
+    d = X.shape[1]
+    s1 = np.zeros((k_max, d))
+    s2 = np.zeros((k_max, d, d))
+    np.add.at(s1, z, X)
+    np.add.at(s2, z, X[:, :, None] * X[:, None, :])
+    var0 = X.var(axis=0) if X.shape[0] > 1 else np.ones(d)
+    var0 = np.where(var0 > 0, var0, 1.0)
+    cov = np.tile(np.diag(var0), (k_max, 1, 1))
+    for k in np.flatnonzero(nk >= 2):
+        m = s1[k] / nk[k]
+        cov[k] = s2[k] / nk[k] - np.outer(m, m) + 1e-3 * np.diag(var0)
+    if hyper["kind"] == "diag":
+        return (nk, s1, s2), np.diagonal(cov, axis1=1, axis2=2).copy()
+    return (nk, s1, s2), np.linalg.cholesky(np.linalg.inv(cov))
+
+
+def numpy_chain(X, z0, hyper, draws, tune, rng, step):
+    n, d = X.shape
+    k_max = hyper["alpha"].shape[0]
+    (nk, s1, s2), scale = initial_state(X, z0, k_max, hyper)
+    z = np.empty(n, dtype=np.int64)
+    out = {
+        "weights": np.empty((draws, k_max)),
+        "means": np.empty((draws, k_max, d)),
+        "covariances": np.empty((draws, k_max, d, d)),
+        "sizes": np.empty((draws, k_max), dtype=np.int64),
+        "log_likelihood": np.empty(draws),
+    }
+    diag_kind = hyper["kind"] == "diag"
+    for t in range(tune + draws):
+        logw = log_dirichlet(hyper["alpha"] + nk, rng)
+        if diag_kind:
+            mu = normal_means(nk[:, None] / scale, s1 / scale, hyper, rng)
+            ss = np.diagonal(s2, axis1=1, axis2=2) - 2.0 * mu * s1 + nk[:, None] * mu**2
+            ss = np.maximum(ss, 0.0)  # a rounding below 0: the sum of squares is >= 0
+            if hyper["scale_prior"] == "halfnormal":
+                scale = halfnormal_variances(scale, ss, nk, hyper["sd_scale"], rng)
+            else:
+                scale = inverse_gamma_variances(ss, nk, hyper, rng)
+            chol = np.zeros((k_max, d, d))
+            chol[:, np.arange(d), np.arange(d)] = 1.0 / np.sqrt(scale)
+        else:
+            prec = scale @ np.swapaxes(scale, 1, 2)
+            mu = normal_means(nk[:, None, None] * prec, (prec @ s1[..., None])[..., 0], hyper, rng)
+            outer = mu[:, :, None] * s1[:, None, :]
+            scatter = (
+                s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
+            )
+            scale = chol = inverse_wishart_precisions(scatter, nk, hyper, rng)
+        logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+        ll = step(X, logw, mu, chol, logdet, rng.random(n), z, nk, s1, s2)
+        if t >= tune:
+            j = t - tune
+            out["weights"][j] = np.exp(logw)
+            out["means"][j] = mu
+            if diag_kind:
+                out["covariances"][j] = 0.0
+                out["covariances"][j][:, np.arange(d), np.arange(d)] = scale
+            else:
+                out["covariances"][j] = np.linalg.inv(chol @ np.swapaxes(chol, 1, 2))
+            out["sizes"][j] = nk
+            out["log_likelihood"][j] = ll
+    return out

@@ -1,0 +1,289 @@
+r"""Gibbs sampling of an overfitted Gaussian mixture over the allocations (a sparse finite mixture).
+
+The sampler of Malsiner-Walli, Fruehwirth-Schnatter & Gruen (2016, "Model-based clustering
+based on sparse finite Gaussian mixtures"): with ``K_max`` components, more than the data
+need, and a sparse Dirichlet prior on the weights, every sweep draws
+
+1. the allocation ``z_i`` of every observation from its membership probabilities
+   ``P(z_i = k | theta) ∝ w_k N(x_i | mu_k, Sigma_k)``;
+2. the weights ``w | z ~ Dirichlet(alpha + n_k)`` (``n_k``: observations in component k);
+3. each mean ``mu_k | Sigma_k, z`` from its Normal full conditional;
+4. each covariance ``Sigma_k | mu_k, z`` (below).
+
+A component that holds no observation is drawn from the prior. The number of components
+holding at least one observation, counted in every sweep, is the posterior of the number of
+occupied components (:mod:`bayesgmm.bayes.occupancy`). Unlike gradient-based sampling of
+the marginal model, nothing here needs the weight of an empty component to travel down a
+funnel: an allocation empties a component in one step, which is why this sampler mixes
+where NUTS on the sparse model does not.
+
+Priors, with the hyper-parameters of :class:`~bayesgmm.bayes.model.Priors` resolved for
+the data exactly as for the NUTS model (:mod:`bayesgmm.bayes.model`):
+
+- ``w ~ Dirichlet(alpha)`` and ``mu[k, f] ~ Normal(mean_loc[f], mean_scale[f])``: the
+  NUTS model's priors (without its ordering of the means, which only picks a labelling);
+- the covariances (``scale_prior="inverse_wishart"``, the default):
+  ``Sigma_k ~ InverseWishart(nu0, Psi0)`` with ``nu0 = d + 4`` and
+  ``Psi0 = diag(sd_scale^2) / 2`` -- for one feature, or each feature of
+  ``covariance_type="diag"``, the inverse-gamma ``sigma^2 ~ IG(5 / 2, sd_scale^2 / 4)``.
+  ``nu0`` is Malsiner-Walli et al.'s ``c0 = 2.5 + (d - 1) / 2``; ``Psi0`` puts the prior
+  mean of each variance at ``sd_scale^2 / 6`` (two thirds of the data's variance with the
+  default ``sd_scale``, twice its standard deviation). This is the **conjugate counterpart**
+  of the NUTS model's HalfNormal / LKJ prior, **not the same prior**. It matters for the
+  count: a HalfNormal standard deviation has its largest density at 0, which makes a
+  narrow component of a few observations in a tail cheap (measured in
+  ``benchmarks/README.md``); the inverse-Wishart's density vanishes there, so such
+  components are only kept when the data insist -- the role of the prior on the
+  covariances in Malsiner-Walli et al. (here with a fixed scale instead of their
+  hierarchical one).
+- ``scale_prior="halfnormal"`` (one feature or ``"diag"`` only): the NUTS model's own
+  ``sigma[k, f] ~ HalfNormal(sd_scale[f])``. Its full conditional is not a standard
+  distribution: each variance ``tau`` gets an independence Metropolis-Hastings step whose
+  proposal is the inverse-gamma conditional of the likelihood alone (acceptance ratio
+  ``exp(-(tau' - tau) / (2 sd_scale^2))``, close to 1) or, for a one-observation component,
+  the prior; an empty component's is drawn from the prior. With this option the sampler
+  targets exactly the posterior of :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .._validation import check_int, check_option, check_random_state, check_X
+from ._gibbs_numpy import SINGLETON_MH_STEPS, allocate, initial_state, numpy_chain
+
+__all__ = [
+    "IW_EXTRA_DF",
+    "IW_SCALE",
+    "SCALE_PRIORS",
+    "GibbsDraws",
+    "gibbs_priors",
+    "sample_sparse_mixture",
+]
+
+SCALE_PRIORS = ("inverse_wishart", "halfnormal")
+#: Degrees of freedom of the inverse-Wishart prior beyond the dimension (nu0 = d + 4).
+IW_EXTRA_DF = 4
+#: Psi0 = IW_SCALE * diag(sd_scale^2).
+IW_SCALE = 0.5
+
+
+@dataclass(frozen=True)
+class GibbsDraws:
+    """The draws of :func:`sample_sparse_mixture`, chain by chain.
+
+    Attributes
+    ----------
+    weights : array of shape (chains, draws, k_max)
+    means : array of shape (chains, draws, k_max, n_features)
+    covariances : array of shape (chains, draws, k_max, n_features, n_features)
+    sizes : int array of shape (chains, draws, k_max)
+        Observations allocated to each component.
+    occupied : int array of shape (chains, draws)
+        Components holding at least one observation.
+    log_likelihood : array of shape (chains, draws)
+        ``sum_i log sum_k w_k N(x_i | mu_k, Sigma_k)`` of each draw's parameters.
+    covariance_type : str
+    priors : dict
+        The resolved hyper-parameters.
+    diagnostics : dict
+        R-hat and bulk ESS of the label-invariant quantities (the occupied count and the
+        total log-likelihood; :func:`~bayesgmm.bayes.diagnostics.label_invariant_diagnostics`).
+    seconds : float
+        Time spent sampling.
+    """
+
+    weights: np.ndarray = field(repr=False)
+    means: np.ndarray = field(repr=False)
+    covariances: np.ndarray = field(repr=False)
+    sizes: np.ndarray = field(repr=False)
+    occupied: np.ndarray = field(repr=False)
+    log_likelihood: np.ndarray = field(repr=False)
+    covariance_type: str
+    priors: dict = field(repr=False)
+    diagnostics: dict = field(repr=False)
+    seconds: float
+
+    @property
+    def k_max(self) -> int:
+        return self.weights.shape[-1]
+
+
+# ----------------------------------------------------------------------------- priors
+def gibbs_priors(
+    priors: Any, X: np.ndarray, k_max: int, covariance_type: str, scale_prior: str = "inverse_wishart"
+) -> dict[str, Any]:
+    """Hyper-parameters for data ``X``: those of ``priors`` (a :class:`Priors`, or None for
+    the defaults) resolved as for the NUTS model, plus ``kind`` ("full": one covariance
+    matrix per component; "diag": one variance per feature), ``scale_prior`` and the
+    inverse-Wishart's ``iw_df`` and ``iw_scale`` (for "diag", those of one feature)."""
+    from .model import Priors
+
+    if priors is None:
+        priors = Priors()
+    if not isinstance(priors, Priors):
+        raise TypeError(f"The 'priors' parameter must be a Priors instance. Got {type(priors).__name__}.")
+    check_option(scale_prior, "scale_prior", SCALE_PRIORS)
+    hyper = dict(priors.resolve(X, k_max))
+    d = X.shape[1]
+    kind = "full" if covariance_type == "full" and d > 1 else "diag"
+    if scale_prior == "halfnormal" and kind == "full":
+        raise ValueError(
+            "The 'scale_prior' parameter 'halfnormal' needs one feature or covariance_type='diag'. "
+            f"Got covariance_type='full' with {d} features; use 'inverse_wishart'."
+        )
+    hyper.update(
+        kind=kind,
+        scale_prior=scale_prior,
+        iw_df=float((d if kind == "full" else 1) + IW_EXTRA_DF),
+        iw_scale=np.diag(IW_SCALE * hyper["sd_scale"] ** 2),
+    )
+    return hyper
+
+
+def _chain_numba(X, z0, hyper, draws, tune, rng):
+    from ._gibbs_numba import run_chain
+
+    d = X.shape[1]
+    k_max = hyper["alpha"].shape[0]
+    _, scale = initial_state(X, z0, k_max, hyper)
+    full = hyper["kind"] == "full"
+    var = np.ones((k_max, d)) if full else np.ascontiguousarray(scale)
+    chol = np.ascontiguousarray(scale) if full else np.zeros((k_max, d, d))
+    out = {
+        "weights": np.empty((draws, k_max)),
+        "means": np.empty((draws, k_max, d)),
+        "covariances": np.zeros((draws, k_max, d, d)),
+        "sizes": np.empty((draws, k_max), dtype=np.int64),
+        "log_likelihood": np.empty(draws),
+    }
+    run_chain(
+        X,
+        z0.copy(),
+        int(rng.integers(2**31 - 1)),
+        hyper["alpha"],
+        hyper["mean_loc"],
+        hyper["mean_scale"],
+        hyper["sd_scale"],
+        full,
+        hyper["scale_prior"] == "halfnormal",
+        hyper["iw_df"],
+        hyper["iw_scale"],
+        var,
+        chol,
+        SINGLETON_MH_STEPS,
+        tune,
+        *out.values(),
+    )
+    return out
+
+
+def starting_allocations(
+    X: np.ndarray, k_max: int, chains: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """One starting allocation per chain: k-means on the standardised data, the chains
+    spread from ``k_max`` clusters (every component occupied: the start of Malsiner-Walli
+    et al.) down to 2, each from its own k-means++ seed.
+
+    The starts are over-dispersed in the quantity of interest, the number of occupied
+    components, so that the count's R-hat can see a chain that has not reached the
+    posterior from its side. Both directions are needed: two components of one group
+    share it like a Polya urn and drain only slowly, and with a very small ``alpha`` an
+    empty component is rarely re-occupied."""
+    import warnings
+
+    from sklearn.cluster import KMeans
+    from sklearn.exceptions import ConvergenceWarning
+
+    std = X.std(axis=0)
+    Xs = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
+    distinct = len(np.unique(Xs, axis=0))
+    sizes = np.rint(np.linspace(k_max, min(2, k_max), chains)).astype(int) if chains > 1 else [k_max]
+    starts = []
+    for k in sizes:
+        seed = int(rng.integers(2**31 - 1))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)  # a start need not be converged
+            labels = KMeans(min(int(k), distinct), n_init=1, random_state=seed).fit(Xs).labels_
+        starts.append(labels.astype(np.int64))
+    return starts
+
+
+def sample_sparse_mixture(
+    X: Any,
+    k_max: int = 6,
+    *,
+    priors: Any = None,
+    covariance_type: str = "full",
+    scale_prior: str = "inverse_wishart",
+    draws: int = 4000,
+    tune: int = 2000,
+    chains: int = 4,
+    random_state: Any = None,
+    engine: str = "auto",
+) -> GibbsDraws:
+    """Gibbs-sample a ``k_max``-component mixture over the allocations.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features)
+    k_max : int, default=6
+    priors : Priors, optional
+        Usually with a sparse ``alpha`` (:data:`~bayesgmm.bayes.occupancy.SPARSE_ALPHA`).
+        See the module docstring for how each hyper-parameter is used.
+    covariance_type : {"full", "diag"}, default="full"
+    scale_prior : {"inverse_wishart", "halfnormal"}, default="inverse_wishart"
+        The prior on the covariances (module docstring).
+    draws, tune : int
+        Sweeps kept per chain, and sweeps discarded before them.
+    chains : int, default=4
+        Each from its own k-means start, from ``k_max`` clusters down to 2
+        (:func:`starting_allocations`).
+    random_state : int, numpy Generator or None
+        The same seed gives the same draws.
+    engine : {"auto", "numba", "numpy"}
+        The compiled chain (:mod:`bayesgmm.bayes._gibbs_numba`; "auto" when numba is
+        installed) or the numpy one (:mod:`bayesgmm.bayes._gibbs_numpy`). Both sample the
+        same posterior; their random streams differ, so a seed repeats its draws with the
+        same engine.
+    """
+    from .._kernels import numba_available
+    from .diagnostics import label_invariant_diagnostics
+
+    X = check_X(X)
+    k_max = check_int(k_max, "k_max")
+    draws = check_int(draws, "draws")
+    tune = check_int(tune, "tune", minimum=0)
+    chains = check_int(chains, "chains")
+    check_option(covariance_type, "covariance_type", ("full", "diag"))
+    check_option(engine, "engine", ("auto", "numba", "numpy"))
+    compiled = engine == "numba" or (engine == "auto" and numba_available())
+    hyper = gibbs_priors(priors, X, k_max, covariance_type, scale_prior)
+    rng = check_random_state(random_state)
+    t0 = time.perf_counter()
+    starts = starting_allocations(X, k_max, chains, rng)
+    runs = []
+    for z0 in starts:
+        chain_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
+        if compiled:
+            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng))
+        else:
+            runs.append(numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy")))
+    seconds = time.perf_counter() - t0
+    res = {key: np.stack([r[key] for r in runs]) for key in runs[0]}
+    occupied = (res["sizes"] > 0).sum(axis=2)
+    diagnostics = label_invariant_diagnostics(
+        {"log_likelihood": res["log_likelihood"], "occupied": occupied.astype(float)}
+    )
+    return GibbsDraws(
+        occupied=occupied,
+        covariance_type=covariance_type,
+        priors=hyper,
+        diagnostics=diagnostics,
+        seconds=seconds,
+        **res,
+    )

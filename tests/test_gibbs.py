@@ -1,0 +1,290 @@
+"""bayesgmm.bayes.gibbs: the Gibbs sampler over allocations of a sparse finite mixture.
+
+Oracles: the full conditionals against scipy's distributions and closed forms; the whole
+sampler against the exact posterior of the number of occupied components on four points
+(every allocation enumerated, the component parameters integrated by quadrature); and,
+with the NUTS model's own prior, against NUTS where NUTS mixes.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+from scipy import integrate, stats
+from scipy.special import gammaln, logsumexp
+
+from bayesgmm import make_mixture
+from bayesgmm.bayes import _gibbs_numpy as gn
+from bayesgmm.bayes.gibbs import gibbs_priors, sample_sparse_mixture
+from bayesgmm.bayes.model import Priors
+from bayesgmm.bayes.occupancy import OccupiedComponents, fit_occupied_components
+
+pytest.importorskip("numba")
+
+
+def assert_within(got, expected, tol):
+    """Element-wise |got - expected| <= tol (tol an array: a Monte Carlo error per element)."""
+    got, expected = np.asarray(got), np.asarray(expected)
+    bad = ~(np.abs(got - expected) <= tol)
+    assert not bad.any(), (
+        f"got {got[bad]}, expected {expected[bad]}, tolerance {np.broadcast_to(tol, bad.shape)[bad]}"
+    )
+
+
+# ----------------------------------------------------------------------------- conditionals
+def test_log_dirichlet_matches_scipy_and_does_not_underflow(rng):
+    a = np.array([0.01, 0.01, 3.0, 40.0])
+    logw = gn.log_dirichlet(np.tile(a, (40000, 1)), rng)
+    assert np.all(np.isfinite(logw))
+    assert_allclose(logsumexp(logw, axis=1), 0.0, atol=1e-12)
+    assert np.mean(logw[:, 0] < np.log(1e-300)) > 0.0  # would have been 0.0 in linear space
+    w = np.exp(logw)
+    mean, var = stats.dirichlet.mean(a), stats.dirichlet.var(a)
+    assert_within(w.mean(axis=0), mean, 4 * np.sqrt(var / w.shape[0]))
+
+
+def test_normal_means_full_matches_the_closed_form(rng):
+    hyper = {"mean_loc": np.array([1.0, -1.0]), "mean_scale": np.array([2.0, 0.5])}
+    prec = np.array([[[3.0, 1.0], [1.0, 2.0]]])  # n_k Sigma^-1
+    s1 = np.array([[4.0, -2.0]])  # Sigma^-1 sum x
+    m = 40000
+    draws = gn.normal_means(np.tile(prec, (m, 1, 1)), np.tile(s1, (m, 1)), hyper, rng)
+    post_prec = prec[0] + np.diag(1.0 / hyper["mean_scale"] ** 2)
+    cov = np.linalg.inv(post_prec)
+    mean = cov @ (hyper["mean_loc"] / hyper["mean_scale"] ** 2 + s1[0])
+    assert_within(draws.mean(axis=0), mean, 4 * np.sqrt(np.diag(cov) / m))
+    assert_allclose(np.cov(draws.T), cov, rtol=0.03, atol=0.003)
+
+
+@pytest.mark.parametrize("n", [1, 6])
+def test_halfnormal_variance_step_leaves_the_gig_conditional_invariant(n, rng):
+    """With sigma ~ HalfNormal(s), tau = sigma^2 given n observations with sum of squares
+    ss is GIG(p = (1 - n) / 2, a = 1 / s^2, b = ss): scipy's geninvgauss is the oracle."""
+    s, ss, m = 1.5, 3.0, 20000
+    tau = np.ones((m, 1))  # m independent chains of 50 steps each
+    for _ in range(50):
+        tau = gn.halfnormal_variances(tau, np.full((m, 1), ss), np.full(m, n), np.array([s]), rng)
+    out = tau[:, 0]
+    a, b, p = 1 / s**2, ss, (1 - n) / 2
+    oracle = stats.geninvgauss(p, np.sqrt(a * b), scale=np.sqrt(b / a))
+    qs = [0.1, 0.5, 0.9]
+    assert_allclose(np.quantile(out, qs), oracle.ppf(qs), rtol=0.05)
+
+
+def test_inverse_gamma_and_wishart_conditionals_match_scipy(rng):
+    hyper = {"iw_df": 6.0, "iw_scale": np.array([[2.0, 0.3], [0.3, 1.0]])}
+    scatter = np.array([[[5.0, 1.0], [1.0, 4.0]]])
+    nk = np.array([7])
+    m = 30000
+    chol = gn.inverse_wishart_precisions(np.tile(scatter, (m, 1, 1)), np.tile(nk, m), hyper, rng)
+    sigma = np.linalg.inv(chol @ np.swapaxes(chol, 1, 2))
+    oracle = stats.invwishart(df=13.0, scale=hyper["iw_scale"] + scatter[0])
+    assert_allclose(sigma.mean(axis=0), oracle.mean(), rtol=0.03)
+    assert_allclose(np.triu(chol, 1), 0.0)  # lower triangular factors
+    hyper1 = {"iw_df": 5.0, "iw_scale": np.diag([0.8, 2.0])}
+    var = np.array(
+        [
+            gn.inverse_gamma_variances(np.array([[3.0, 1.0]]), np.array([4]), hyper1, rng)[0]
+            for _ in range(30000)
+        ]
+    )
+    for f, ss in enumerate((3.0, 1.0)):
+        oracle = stats.invgamma(2.5 + 2.0, scale=hyper1["iw_scale"][f, f] / 2 + ss / 2)
+        assert_allclose(np.quantile(var[:, f], [0.1, 0.5, 0.9]), oracle.ppf([0.1, 0.5, 0.9]), rtol=0.04)
+
+
+@pytest.mark.parametrize("d", [1, 3])
+def test_allocation_step_compiled_equals_numpy_and_scipy(d, rng):
+    n, k = 300, 4
+    X = rng.normal(size=(n, d))
+    logw = np.log(rng.dirichlet(np.ones(k)))
+    logw[2] = -800.0  # a weight that underflows: never chosen
+    means = rng.normal(size=(k, d))
+    chol = np.tril(rng.normal(size=(k, d, d))) * 0.3
+    chol[:, np.arange(d), np.arange(d)] = rng.uniform(0.5, 2.0, size=(k, d))
+    logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    u = rng.random(n)
+    outs = []
+    for engine in ("numba", "numpy"):
+        bufs = (
+            np.empty(n, dtype=np.int64),
+            np.empty(k, dtype=np.int64),
+            np.empty((k, d)),
+            np.empty((k, d, d)),
+        )
+        ll = gn.allocate(engine)(X, logw, means, chol, logdet, u, *bufs)
+        outs.append((ll, *bufs))
+    (ll_a, z_a, nk_a, s1_a, s2_a), (ll_b, z_b, nk_b, s1_b, s2_b) = outs
+    covs = np.linalg.inv(chol @ np.swapaxes(chol, 1, 2))
+    dens = np.stack(
+        [stats.multivariate_normal(means[j], covs[j]).logpdf(X).reshape(n) for j in range(k)], axis=1
+    )
+    assert_allclose(ll_a, logsumexp(dens + logw, axis=1).sum(), rtol=1e-10)
+    assert_allclose(ll_b, ll_a, rtol=1e-12)
+    np.testing.assert_array_equal(z_a, z_b)
+    assert not np.any(z_a == 2)
+    np.testing.assert_array_equal(nk_a, np.bincount(z_a, minlength=k))
+    assert_allclose(s1_a, s1_b, atol=1e-10)
+    assert_allclose(s2_a[1], X[z_a == 1].T @ X[z_a == 1], atol=1e-10)
+
+
+# ----------------------------------------------------------------------------- exact posterior
+X4 = np.array([-1.0, -0.6, 0.9, 2.5])
+PRIORS4 = Priors(alpha=0.5, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
+
+
+def _exact_occupied(scale_prior: str, k: int = 3) -> np.ndarray:
+    """P(number of occupied components) for X4: every allocation enumerated; the mean of a
+    group integrated in closed form (x_g ~ N(m0 1, tau I + B0 1 1^T)), its variance by
+    quadrature against the prior of tau."""
+    if scale_prior == "halfnormal":  # sigma ~ HalfNormal(1): tau's density
+        prior = lambda tau: stats.norm.pdf(np.sqrt(tau)) / np.sqrt(tau)  # noqa: E731
+    else:  # IG(5/2, sd_scale^2 / 4)
+        prior = stats.invgamma(2.5, scale=0.25).pdf
+    cache: dict[tuple[int, ...], float] = {}
+
+    def marginal(idx):
+        if idx not in cache:
+            xg, m = X4[list(idx)], len(idx)
+
+            def f(tau, xg=xg, m=m):
+                return stats.multivariate_normal.pdf(xg, np.zeros(m), tau * np.eye(m) + 2.25) * prior(tau)
+
+            cache[idx] = integrate.quad(f, 0, np.inf, limit=200, epsrel=1e-10, epsabs=0)[0]
+        return cache[idx]
+
+    post = np.zeros(k)
+    for z in itertools.product(range(k), repeat=X4.size):
+        z = np.array(z)
+        nk = np.bincount(z, minlength=k)
+        log_pz = gammaln(k * 0.5) - gammaln(k * 0.5 + X4.size) + np.sum(gammaln(0.5 + nk) - gammaln(0.5))
+        lik = np.prod([marginal(tuple(np.flatnonzero(z == j))) for j in range(k) if nk[j]])
+        post[(nk > 0).sum() - 1] += np.exp(log_pz) * lik
+    return post / post.sum()
+
+
+@pytest.mark.parametrize(
+    "scale_prior, engine, draws",
+    [("inverse_wishart", "numba", 20000), ("halfnormal", "numba", 20000), ("inverse_wishart", "numpy", 1500)],
+)
+def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws):
+    exact = _exact_occupied(scale_prior)
+    g = sample_sparse_mixture(
+        X4[:, None],
+        3,
+        priors=PRIORS4,
+        scale_prior=scale_prior,
+        draws=draws,
+        tune=200,
+        chains=2,
+        random_state=1,
+        engine=engine,
+    )
+    got = np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size
+    ess = g.diagnostics["invariant"]["occupied"]["ess_bulk"]
+    assert_within(got, exact, 4 * np.sqrt(exact * (1 - exact) / ess))
+    assert g.diagnostics["invariant_ok"]
+
+
+def test_full_covariance_compiled_and_numpy_chains_agree():
+    """Two features, full covariances: the compiled chain and the numpy one (written
+    separately, with different random streams) give the same occupied posterior."""
+    X = np.array([[-1.0, 0.2], [-0.6, -0.4], [0.9, 0.5], [2.5, 1.8], [2.2, 2.6]])
+    pri = Priors(alpha=0.5, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
+    got = {}
+    for engine, draws in (("numba", 20000), ("numpy", 1500)):
+        g = sample_sparse_mixture(
+            X, 3, priors=pri, draws=draws, tune=200, chains=2, random_state=3, engine=engine
+        )
+        got[engine] = (np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size, g.diagnostics)
+    p, ess = got["numba"][0], got["numpy"][1]["invariant"]["occupied"]["ess_bulk"]
+    assert_within(got["numpy"][0], p, 4 * np.sqrt(p * (1 - p) / ess) + 0.01)
+
+
+# ----------------------------------------------------------------------------- behaviour
+def test_seeded_and_deterministic():
+    X, _ = make_mixture(200, [0.5, 0.5], [[-3.0], [3.0]], [[[1.0]], [[1.0]]], random_state=0)
+    a = sample_sparse_mixture(X, 4, draws=50, tune=10, chains=2, random_state=5)
+    b = sample_sparse_mixture(X, 4, draws=50, tune=10, chains=2, random_state=5)
+    c = sample_sparse_mixture(X, 4, draws=50, tune=10, chains=2, random_state=6)
+    np.testing.assert_array_equal(a.log_likelihood, b.log_likelihood)
+    np.testing.assert_array_equal(a.means, b.means)
+    assert not np.array_equal(a.log_likelihood, c.log_likelihood)
+    assert a.weights.shape == (2, 50, 4) and a.covariances.shape == (2, 50, 4, 1, 1)
+    assert_allclose(a.weights.sum(axis=2), 1.0)
+    np.testing.assert_array_equal(a.sizes.sum(axis=2), 200)
+
+
+def test_fit_occupied_components_defaults_to_gibbs():
+    X, _ = make_mixture(300, [0.5, 0.5], [[-3.0], [3.0]], [[[1.0]], [[1.0]]], random_state=2)
+    draws, occ = fit_occupied_components(X, 4, draws=1000, tune=500, random_state=0)
+    assert isinstance(occ, OccupiedComponents) and occ.method == "gibbs" and occ.k_max == 4
+    assert occ.counts.shape == (4, 1000)
+    assert_allclose(occ.probabilities.sum(), 1.0)
+    assert occ.probability(2) >= 0.9, occ.as_dict()
+    assert occ.diagnostics_ok and "log_likelihood" in occ.diagnostics
+    assert draws.priors["alpha"][0] == 0.01
+
+
+def test_bad_arguments():
+    X = np.zeros((10, 2)) + np.arange(10)[:, None]
+    with pytest.raises(ValueError, match="'scale_prior' parameter 'halfnormal' needs one feature"):
+        sample_sparse_mixture(X, 3, scale_prior="halfnormal")
+    with pytest.raises(ValueError, match="The 'scale_prior' parameter must be one of"):
+        gibbs_priors(None, X, 3, "full", "wishart")
+    with pytest.raises(ValueError, match="The 'engine' parameter must be one of"):
+        sample_sparse_mixture(X, 3, engine="gpu")
+    with pytest.raises(ValueError, match="The 'method' parameter must be one of"):
+        fit_occupied_components(X, 3, method="vi")
+    with pytest.raises(TypeError, match="must be a Priors instance"):
+        sample_sparse_mixture(X, 3, priors={"alpha": 0.01})
+
+
+# ----------------------------------------------------------------------------- against NUTS
+@pytest.mark.slow
+def test_same_posterior_as_nuts_where_nuts_mixes():
+    """alpha = 1, K = 2, 300 well-separated 1-D points, the NUTS model's own HalfNormal
+    prior: the Gibbs sampler and NUTS target the same posterior, so the posterior means of
+    the (sorted) weights, means and standard deviations agree within Monte Carlo error."""
+    from bayesgmm.bayes.sampling import BayesianGaussianMixture
+
+    X, _ = make_mixture(300, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=3)
+    pri = Priors(alpha=1.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        nuts = BayesianGaussianMixture(2, priors=pri, draws=1000, tune=500, random_state=0).fit(X)
+    g = sample_sparse_mixture(
+        X, 2, priors=pri, scale_prior="halfnormal", draws=3000, tune=500, random_state=0
+    )
+    order = np.argsort(g.means[..., 0], axis=-1)
+    take = lambda a: np.take_along_axis(a, order, axis=-1)  # noqa: E731
+    gibbs = {
+        "w": take(g.weights),
+        "mu": take(g.means[..., 0]),
+        "sd": take(np.sqrt(g.covariances[..., 0, 0])),
+    }
+    dr = nuts.mixture_draws_
+    ref = {"w": dr.w, "mu": dr.mu[..., 0], "sd": dr.sd[..., 0]}
+    for name in gibbs:
+        a, b = gibbs[name].reshape(-1, 2), ref[name].reshape(-1, 2)
+        se = np.sqrt(a.var(axis=0) / 1000 + b.var(axis=0) / 500)  # ESS-sized error
+        assert_within(a.mean(axis=0), b.mean(axis=0), 4 * se)
+        assert_allclose(a.std(axis=0), b.std(axis=0), rtol=0.15, err_msg=name)
+
+
+def test_compare_and_the_progress_line_carry_the_occupied_posterior():
+    from bayesgmm.bayes._progress import occupied_line
+    from bayesgmm.bayes.compare import ModelResult, compare
+
+    stats_ = {"occupied": {"rhat": 1.0, "ess_bulk": 500.0, "ess_tail": 400.0}}
+    occ = OccupiedComponents(3, np.array([[2, 2, 3]]), np.array([0.0, 2 / 3, 1 / 3]), True, "gibbs", stats_)
+    rows = [ModelResult(k, "full", -10.0 * k, True, 2 * k, 1.0, 2.0, 3.0) for k in (1, 2, 3)]
+    table = compare(rows, occupied=occ)
+    assert_allclose(table["p_occupied"], [0.0, 2 / 3, 1 / 3])
+    assert table.attrs["occupied"] == {1: 0.0, 2: 2 / 3, 3: 1 / 3}
+    assert table.attrs["occupied_diagnostics"] == stats_
+    assert occupied_line(occ, 1.25).endswith("2: 0.67, 3: 0.33 (R-hat 1.000 / ESS 500 of the count)")
