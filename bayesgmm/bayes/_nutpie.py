@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
-from .samplers import Sampler, SampleResult
+from .samplers import SMALL_N, Sampler, SampleResult
 
 __all__ = ["CompiledNUTS", "nutpie_available"]
 
@@ -52,7 +52,9 @@ class CompiledNUTS(Sampler):
         from nutpie.compiled_pyfunc import from_pyfunc
 
         t0 = time.perf_counter()
-        compiled = _compile_numba(model, starts)
+        n = len(model.coords.get("obs_id", ()))
+        threaded = min(run.chains, _kernels.default_threads()) > 1
+        compiled = _compile_numba(model, starts, nogil=threaded and n >= SMALL_N)
         setup = time.perf_counter() - t0
         coords = {name: np.asarray(v) for name, v in model.coords.items() if name != "obs_id"}
         dims = {name: tuple(d) for name, d in model.named_vars_to_dims.items() if name in compiled.names}
@@ -112,18 +114,22 @@ class _CompiledModel:
         return x.copy()
 
 
-def _compile_numba(model, starts) -> _CompiledModel:
+def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
     """The model's log-density + gradient and its draw expansion, compiled with numba.
 
     Both functions come from PyTensor's numba backend, which caches the machine code on
     disk (keyed by the graph; data and hyper-parameters are shared variables, i.e.
-    arguments). A cold cache means a one-time compilation of tens of seconds: it is
-    announced on stderr rather than left as a silent stall.
+    arguments). A later process loads that code through a record of
+    :mod:`bayesgmm.bayes._compiled_cache`, without deriving and rewriting the graph again.
+    A cold cache means a one-time compilation of tens of seconds: it is announced on
+    stderr rather than left as a silent stall. ``nogil``: the entry point releases the
+    GIL, so that chains on several threads evaluate at the same time (worth its one-time
+    compilation only where a pass is long).
     """
-    import pytensor
-    import pytensor.tensor as pt
     from numba.core.errors import NumbaPerformanceWarning
     from pymc.initial_point import make_initial_point_fn
+
+    from . import _compiled_cache
 
     value_vars = model.continuous_value_vars
     points = [
@@ -131,26 +137,15 @@ def _compile_numba(model, starts) -> _CompiledModel:
         for s in starts
     ]
     shapes = [np.shape(points[0][v.name]) for v in value_vars]
-    sizes = [int(np.prod(sh)) for sh in shapes]
     flat = [np.concatenate([np.ravel(p[v.name]) for v in value_vars]).astype(float) for p in points]
-    ndim = int(sum(sizes))
-
-    joined = pt.dvector("theta")
-    pieces, at = {}, 0
-    for v, sh, sz in zip(value_vars, shapes, sizes, strict=True):
-        pieces[v] = joined[at : at + sz].reshape(sh)
-        at += sz
-    logp = model.logp()
-    grads = pytensor.grad(logp, value_vars)
-    grad = pt.concatenate([g.ravel() for g in grads])
-    logp, grad = pytensor.clone_replace([logp, grad], pieces)
+    ndim = int(flat[0].size)
     outs_all = [v for v in model.unobserved_value_vars if not v.name.endswith("__")]
     names = [v.name for v in outs_all]
     term = _log_likelihood_term(model)
     if term is not None:
         outs_all.append(term.reshape((1,)))  # nutpie stores arrays, not scalars
         names.append(LOG_LIKELIHOOD)
-    outs = pytensor.clone_replace(outs_all, pieces)
+    key = _compiled_cache.graph_key(model, names)
 
     # a warm disk cache loads in well under a second; anything slower is the one-time
     # compilation, announced once instead of stalling silently
@@ -165,20 +160,31 @@ def _compile_numba(model, starts) -> _CompiledModel:
     )
     notice.daemon = True
     notice.start()
+    fn = jit = None
     try:
         with warnings.catch_warnings():
             # numba's hints about non-contiguous matrix products in PyTensor's generated
             # code (e.g. the covariance L L^T of a draw) are not actionable by the user
             warnings.simplefilter("ignore", NumbaPerformanceWarning)
-            # one function for the log-density, its gradient and the draw's named values:
-            # one graph rewrite and one cache entry (the K-sized extras cost next to
-            # nothing per gradient)
-            fn = pytensor.function([joined], [logp, grad, *outs], mode="NUMBA", trust_input=True)
-            first = [np.array(v) for v in fn(flat[0])]  # compiles (or loads from the disk cache)
-            out_shapes = [np.shape(val) for val in first[2:]]
+            loaded = _compiled_cache.load(key, model, nogil=nogil)
+            if loaded is not None:
+                jit = _bind(*loaded)
+                first = _first_call(jit, flat[0])
+                jit = jit if first is not None else None
+            if jit is None:
+                fn = _pytensor_function(model, value_vars, shapes, outs_all)
+                first = [np.array(v) for v in fn(flat[0])]  # compiles (or loads from the disk cache)
+                jit = _direct(fn, flat[0], first)
+                rec = _compiled_cache.record(key, fn, model) if jit is not None else None
+                if rec is not None and nogil:
+                    shared = [inp.variable.get_value(borrow=True) for inp in fn.maker.inputs if inp.shared]
+                    entry = _bind(
+                        _compiled_cache.entry_point(rec, nogil=True, globals_=rec["globals"]), shared
+                    )
+                    jit = entry if _same(_first_call(entry, flat[0]), first) else jit
     finally:
         notice.cancel()
-    jit = _direct(fn, flat[0], first)
+    out_shapes = [np.shape(val) for val in first[2:]]
     lock = threading.Lock()  # a PyTensor Function is not safe to call from two threads
     local = threading.local()  # each sampling thread's recent evaluations
 
@@ -216,6 +222,52 @@ def _compile_numba(model, starts) -> _CompiledModel:
     return _CompiledModel(ndim, logp_and_grad, expand, names, out_shapes, flat)
 
 
+def _pytensor_function(model, value_vars, shapes, outs_all):
+    """One numba-mode PyTensor function of the joined unconstrained vector: log-density,
+    gradient and the draw's named values (one graph rewrite and one cache entry; the
+    K-sized extras cost next to nothing per gradient)."""
+    import pytensor
+    import pytensor.tensor as pt
+
+    joined = pt.dvector("theta")
+    pieces, at = {}, 0
+    for v, sh in zip(value_vars, shapes, strict=True):
+        sz = int(np.prod(sh))
+        pieces[v] = joined[at : at + sz].reshape(sh)
+        at += sz
+    logp = model.logp()
+    grads = pytensor.grad(logp, value_vars)
+    grad = pt.concatenate([g.ravel() for g in grads])
+    logp, grad = pytensor.clone_replace([logp, grad], pieces)
+    outs = pytensor.clone_replace(outs_all, pieces)
+    return pytensor.function([joined], [logp, grad, *outs], mode="NUMBA", trust_input=True)
+
+
+def _bind(jit, shared):
+    """``call(x) = jit(x, *shared)``: the machine code with its data arguments bound."""
+
+    def call(x):
+        return jit(x, *shared)
+
+    return call
+
+
+def _first_call(call, x):
+    """The outputs at ``x`` as arrays, or None when the call fails (e.g. a cache miss)."""
+    try:
+        return [np.array(v) for v in call(x)]
+    except Exception:  # noqa: BLE001 - loading is an optimisation: fall back to compiling
+        return None
+
+
+def _same(got, expected) -> bool:
+    return (
+        got is not None
+        and len(got) == len(expected)
+        and all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(got, expected, strict=True))
+    )
+
+
 def _log_likelihood_term(model):
     """The model's log-likelihood as a graph of its value variables: the fused
     likelihood's potential ``loglike``, or the observed variables' log-density; None
@@ -234,19 +286,8 @@ def _direct(fn, x, expected):
     jit = getattr(getattr(fn, "vm", None), "jit_fn", None)
     if jit is None:
         return None
-    shared = [inp.variable.get_value(borrow=True) for inp in fn.maker.inputs if inp.shared]
-
-    def call(x):
-        return jit(x, *shared)
-
-    try:
-        got = call(x)
-        same = len(got) == len(expected) and all(
-            np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(got, expected, strict=True)
-        )
-    except Exception:  # noqa: BLE001 - a private interface that changed: use the wrapper
-        return None
-    return call if same else None
+    call = _bind(jit, [inp.variable.get_value(borrow=True) for inp in fn.maker.inputs if inp.shared])
+    return call if _same(_first_call(call, x), expected) else None
 
 
 def nutpie_available() -> bool:
