@@ -42,10 +42,12 @@ def _shared_variables(model) -> list:
     return [v for v in graph_inputs(outs) if isinstance(v, SharedVariable)]
 
 
-def graph_key(model, names: list[str]) -> str:
+def graph_key(model, names: list[str], shapes: list[tuple[int, ...]]) -> str:
     """A key that changes whenever the compiled log-density could: the generative graph
-    (printed with types), the output names, the versions of PyTensor, PyMC and numba, the
-    numba flags, and the source of the bayesgmm modules that build or run it."""
+    (printed with types; its shapes are symbolic), the shapes of the value variables (the
+    log-density slices them out of one vector: K and d enter there), the output names,
+    the versions of PyTensor, PyMC and numba, the numba flags, and the source of the
+    bayesgmm modules that build or run it."""
     import numba
     import pymc
     import pytensor
@@ -57,7 +59,10 @@ def graph_key(model, names: list[str]) -> str:
     # random generators print with their memory address: not part of the computation
     h = hashlib.sha256(re.sub(r" at 0x[0-9A-Fa-f]+", "", text.getvalue()).encode())
     h.update(
-        repr((RECORD_VERSION, names, pytensor.__version__, pymc.__version__, numba.__version__)).encode()
+        repr(
+            (RECORD_VERSION, names, [tuple(sh) for sh in shapes])
+            + (pytensor.__version__, pymc.__version__, numba.__version__)
+        ).encode()
     )
     h.update(repr((pytensor.config.numba__fastmath, pytensor.config.numba__cache)).encode())
     pkg = Path(__file__).resolve().parent.parent

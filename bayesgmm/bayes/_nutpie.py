@@ -145,7 +145,7 @@ def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
     if term is not None:
         outs_all.append(term.reshape((1,)))  # nutpie stores arrays, not scalars
         names.append(LOG_LIKELIHOOD)
-    key = _compiled_cache.graph_key(model, names)
+    key = _compiled_cache.graph_key(model, names, shapes)
 
     # a warm disk cache loads in well under a second; anything slower is the one-time
     # compilation, announced once instead of stalling silently
