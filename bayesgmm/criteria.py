@@ -28,9 +28,9 @@ from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, 
 from .covariance import n_parameters
 from .gaussian_mixture import GaussianMixture
 from .hierarchical import merge_tree
-from .multistart import N_KMEANS, best_em, split_params
+from .multistart import N_KMEANS, EMFit, best_em, split_params
 
-__all__ = ["CRITERIA", "check_ks", "chosen", "rank_criteria", "select"]
+__all__ = ["CRITERIA", "check_ks", "chosen", "fit_grid", "rank_criteria", "select"]
 
 CRITERIA = ("aic", "bic", "icl")
 
@@ -105,6 +105,57 @@ def chosen(table: Any, *, within_se: float | None = None) -> dict[str, int]:
 def _entropy(resp: np.ndarray) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(-np.sum(np.where(resp > 0, resp * np.log(resp), 0.0)))
+
+
+def fit_grid(
+    X: np.ndarray,
+    ks: Sequence[int],
+    covariance_types: Sequence[str],
+    *,
+    reg_covar: float = 1e-6,
+    random_state: Any = None,
+    n_init: int = N_KMEANS,
+    tol: float | None = None,
+    max_iter: int = 10000,
+) -> dict[tuple[int, str], EMFit | None]:
+    """The EM fit of every (K, covariance type) of the grid, as :func:`select` fits them:
+    ``{(k, covariance_type): EMFit}`` (None where K exceeds the number of samples).
+
+    The grid runs in increasing K, and each cell also starts from the fits of the other
+    covariance types at the same K (converted) and from the K - 1 fit of its type with
+    each component split in two; one hierarchical merge tree serves every cell. Arguments
+    are taken as validated (by :func:`select` or
+    :func:`bayesgmm.bayes.compare.compare_models`).
+    """
+    n = X.shape[0]
+    tree = merge_tree(X) if max(ks) > 1 else None
+    fits: dict[tuple[int, str], EMFit | None] = {}
+    for k in sorted(ks):
+        for ct in covariance_types:
+            extra = [
+                (f"from-{other}", fit.model.params_)
+                for other in covariance_types
+                if (fit := fits.get((k, other))) is not None and fit.model is not None
+            ]
+            prev = fits.get((k - 1, ct))
+            if prev is not None and prev.model is not None:
+                extra += [(f"split-{j}", p) for j, p in enumerate(split_params(prev.model.params_))]
+            if k > n:
+                fits[(k, ct)] = None
+                continue
+            fits[(k, ct)] = best_em(
+                X,
+                k,
+                ct,
+                reg_covar=reg_covar,
+                random_state=random_state,
+                n_kmeans=n_init,
+                tol=tol,
+                max_iter=max_iter,
+                extra_starts=extra,
+                tree=tree,
+            )
+    return fits
 
 
 def select(
@@ -200,33 +251,10 @@ def select(
     check_int(max_iter, "max_iter")
     n, d = X.shape
 
-    tree = merge_tree(X) if max(ks) > 1 else None
-    fits: dict[tuple[int, str], Any] = {}
-    for k in sorted(ks):
-        for ct in covariance_types:
-            extra = [
-                (f"from-{other}", fits[(k, other)].model.params_)
-                for other in covariance_types
-                if (k, other) in fits and fits[(k, other)].model is not None
-            ]
-            prev = fits.get((k - 1, ct))
-            if prev is not None and prev.model is not None:
-                extra += [(f"split-{j}", p) for j, p in enumerate(split_params(prev.model.params_))]
-            if k > n:
-                fits[(k, ct)] = None
-                continue
-            fits[(k, ct)] = best_em(
-                X,
-                k,
-                ct,
-                reg_covar=reg_covar,
-                random_state=random_state,
-                n_kmeans=n_init,
-                tol=tol,
-                max_iter=max_iter,
-                extra_starts=extra,
-                tree=tree,
-            )
+    fits = fit_grid(
+        X, ks, covariance_types, reg_covar=reg_covar, random_state=random_state, n_init=n_init, tol=tol,
+        max_iter=max_iter,
+    )  # fmt: skip
 
     rows, models = [], []
     for k in ks:

@@ -379,6 +379,7 @@ def converged_em(
     n_init: int = 1,
     max_iter: int = 10000,
     tol: float = CONVERGED_TOL,
+    standardize: bool = False,
 ):
     """EM run to its fixed point: the reference fit of every bayesgmm-native entry point.
 
@@ -389,9 +390,43 @@ def converged_em(
     criteria (AIC, BIC, ICL), the start of the sampler and the comparison with the
     posterior are defined at the maximum, so they use this helper: SQUAREM-accelerated
     EM with ``tol`` = :data:`CONVERGED_TOL`. Returns the fitted ``GaussianMixture``.
+
+    With ``standardize=True`` the fit runs on X standardised by
+    :class:`bayesgmm._scaling.Standardizer` (one scale per feature; one common scale for
+    "spherical") and is mapped back exactly: ``reg_covar`` is then relative to each
+    feature's variance, the k-means and random starts are drawn on the standardised data,
+    and the fit of ``a X + b`` is the fit of X mapped through the same affine map, at any
+    scale. ``means_init`` and ``precisions_init`` are given in X's units either way.
+    The default keeps scikit-learn's absolute ``reg_covar`` (the fixed point that
+    scikit-learn's ``GaussianMixture`` creeps toward).
     """
     from .gaussian_mixture import GaussianMixture
 
+    if standardize:
+        from ._scaling import Standardizer
+        from ._validation import check_X
+
+        X = check_X(X)
+        std = Standardizer.fit(X, isotropic=covariance_type == "spherical", sample_weight=sample_weight)
+        gm = converged_em(
+            std.transform(X),
+            n_components,
+            covariance_type,
+            reg_covar=reg_covar,
+            init_params=init_params,
+            random_state=random_state,
+            sample_weight=sample_weight,
+            weights_init=weights_init,
+            means_init=None if means_init is None else std.transform(means_init),
+            # a precision maps like a covariance under the inverse map: S P S
+            precisions_init=(
+                None if precisions_init is None else std.covariances_back(precisions_init, covariance_type)
+            ),
+            n_init=n_init,
+            max_iter=max_iter,
+            tol=tol,
+        )
+        return std.model_back(gm)
     gm = GaussianMixture(
         n_components,
         covariance_type=covariance_type,

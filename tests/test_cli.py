@@ -181,7 +181,7 @@ def test_em_is_affine_equivariant(tmp_path, capsys, monkeypatch):
         return weights, means, covs, labels
 
     w, mu, cov, labels = fit("ref", X)
-    for a in [1e-8, 1.0, 1e8]:
+    for a in [1e-8, 1e-4, 1.0, 1e4, 1e8]:
         w_a, mu_a, cov_a, labels_a = fit(f"a{a:g}", a * X + b)
         assert_allclose((mu_a - b) / a, mu, rtol=1e-6, err_msg=f"a={a}")
         assert_allclose(cov_a / a**2, cov, rtol=1e-6, err_msg=f"a={a}")

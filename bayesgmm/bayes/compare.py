@@ -33,6 +33,7 @@ import numpy as np
 
 from .._validation import check_int, check_option
 from ..criteria import chosen
+from ..multistart import N_KMEANS
 from ._progress import Progress, occupied_line, result_line
 from .elpd import CriterionWarning, ELPDEstimate, loo, pointwise_log_likelihood, waic
 
@@ -256,6 +257,14 @@ def compare(
     return table
 
 
+def _em_model(fit: Any, k: int, covariance_type: str, n: int) -> Any:
+    if fit is None:
+        raise ValueError(f"The 'ks' parameter must not exceed the {n} samples. Got K={k}.")
+    if fit.model is None:
+        raise ValueError(f"Every EM start of K={k} ({covariance_type}) failed: {fit.error}")
+    return fit.model
+
+
 def compare_models(
     X: Any,
     ks: Any,
@@ -268,7 +277,7 @@ def compare_models(
     target_accept: float = 0.9,
     sampler: str = "auto",
     priors: Any = None,
-    n_init: int = 3,
+    n_init: int = N_KMEANS,
     random_state: Any = None,
     progress: Any = True,
     return_models: bool = False,
@@ -279,8 +288,9 @@ def compare_models(
     r"""Fit EM and the Bayesian mixture for every K; tabulate AIC, BIC, ICL, WAIC, LOO and
     the log evidence.
 
-    For each K: :func:`bayesgmm.em.converged_em`, the Bayesian model
-    (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`) started from it, then
+    For each K: the EM fit of :func:`bayesgmm.criteria.select` (the same deterministic
+    starts, on standardised data, mapped back: :func:`bayesgmm.criteria.fit_grid`), the
+    Bayesian model (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`) started from it, then
     :func:`model_result` and, unless ``evidence=False``,
     :func:`~bayesgmm.bayes.evidence.log_evidence`; the table is :func:`compare` of those
     results.
@@ -313,10 +323,12 @@ def compare_models(
         ranking.
     draws, tune, chains, target_accept, sampler, priors
         Passed to :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`.
-    n_init : int, default=3
-        EM starts per K.
+    n_init : int, default=2
+        k-means starts of EM per (K, covariance type), on top of the other deterministic
+        starts (as ``select``'s ``n_init``).
     random_state : int, numpy Generator or None
-        One seed per K is drawn from it (EM start and chains).
+        One seed per K is drawn from it (the chains). The EM fits take an int or None as
+        :func:`~bayesgmm.criteria.select` does (None: a fixed seed), and one draw of a Generator.
     progress : bool or writable text stream, default=True
         One line per K: to stderr (True), to the stream given, or nowhere (False).
     return_models : bool, default=False
@@ -349,8 +361,7 @@ def compare_models(
         From EM, from the sampler's diagnostics and from WAIC / LOO / the evidence.
     """
     from .._validation import COVARIANCE_TYPES, check_random_state, check_X
-    from ..criteria import check_ks
-    from ..em import converged_em
+    from ..criteria import check_ks, fit_grid
     from .evidence import log_evidence
     from .model import BAYES_COVARIANCE_TYPES
     from .sampling import BayesianGaussianMixture
@@ -369,12 +380,14 @@ def compare_models(
     check_int(draws, "draws")
     check_int(tune, "tune", minimum=0)
     check_int(chains, "chains")
-    check_int(n_init, "n_init")
+    check_int(n_init, "n_init", minimum=0)
     if k_max is not None:
         check_int(k_max, "k_max")
     say = Progress(progress)
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.integers(2**31 - 1, size=len(ks))]
+    em_seed = random_state if random_state is None or isinstance(random_state, (int, np.integer)) else rng
+    ems = fit_grid(X, ks, [covariance_type, *extra], n_init=n_init, random_state=em_seed)
 
     say(f"compare_models: K in {ks}, n={X.shape[0]}, {chains} chain(s) x ({tune} tune + {draws} draws) per K")
     results: list[ModelResult] = []
@@ -382,7 +395,7 @@ def compare_models(
     for i, (k, seed) in enumerate(zip(ks, seeds, strict=True), start=1):
         t0 = time.perf_counter()
         for ct in [covariance_type, *extra]:
-            em = converged_em(X, k, ct, n_init=n_init, random_state=seed)
+            em = _em_model(ems[(k, ct)], k, ct, X.shape[0])
             bayes = None
             if ct == covariance_type:
                 # keyword arguments passed through by name (duplicates tool: same shape as multistart.py)

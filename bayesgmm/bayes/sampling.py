@@ -5,9 +5,13 @@ Dirichlet-process prior), this class samples the exact posterior of the model of
 :func:`bayesgmm.bayes.model.build_model` with NUTS. :meth:`BayesianGaussianMixture.fit`
 runs these steps, each a named function or module:
 
-1. the reference EM fit, run to its fixed point (:func:`bayesgmm.em.converged_em`), or
-   the one given to :meth:`~BayesianGaussianMixture.fit`;
-2. the model (:func:`bayesgmm.bayes.model.build_model`), by default with the fused
+1. the reference EM fit, run to its fixed point on standardised data
+   (:func:`bayesgmm.em.converged_em` with ``standardize=True``), or the one given to
+   :meth:`~BayesianGaussianMixture.fit`;
+2. the model (:func:`bayesgmm.bayes.model.build_model`) of the standardised data, with
+   the priors mapped to its units (:mod:`bayesgmm.bayes._standardized`; the draws are
+   mapped back after sampling, so every result is in X's units and the fit of
+   ``a X + b`` is that of X mapped through the map), by default with the fused
    likelihood: one pass over the data per NUTS gradient
    (:mod:`bayesgmm.bayes._likelihood`);
 3. the sampler (:mod:`bayesgmm.bayes.samplers`): by default every chain starts at the EM
@@ -27,11 +31,13 @@ from typing import Any
 
 import numpy as np
 
+from .._scaling import Standardizer
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ..em import converged_em
 from ..exceptions import NotFittedError
 from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
+from ._standardized import posterior_back, priors_forward
 from .diagnostics import diagnose
 from .draws import invariant_quantities, relabelled_draws
 from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
@@ -129,7 +135,8 @@ class BayesianGaussianMixture:
         ``invariant`` (R-hat and ESS of each quantity), ``invariant_max_rhat``,
         ``invariant_min_ess_bulk`` and ``invariant_ok``.
     mass_matrix_ : array of shape (n_params, n_params)
-        The inverse observed information at the best EM optimum (``init="em"``).
+        The inverse observed information at the best EM optimum (``init="em"``), in the
+        sampler's unconstrained coordinates of the standardised data.
     mass_matrix_adapted_ : bool
         Whether it was then adapted during tuning (several distinct EM optima).
     invariant_draws_ : dict
@@ -242,12 +249,15 @@ class BayesianGaussianMixture:
         self.reference_ = self.em_.params_.sorted(0)
         timings["em"] = time.perf_counter() - t0
 
+        # sampled on standardised data, the draws mapped back (bayes/_standardized.py)
+        std = Standardizer.fit(X)
+        Z = std.transform(X)
         t0 = time.perf_counter()
         model = build_model(
-            X,
+            Z,
             self.n_components,
             covariance_type=self.covariance_type,
-            priors=self.priors,
+            priors=priors_forward(self.priors, std),
             likelihood=self.likelihood,
             threads=threads,
         )
@@ -263,7 +273,8 @@ class BayesianGaussianMixture:
             progressbar=self.progressbar,
         )
         t0 = time.perf_counter()
-        result = sampler.sample(model, self._starts(X), run)
+        result = sampler.sample(model, self._starts(Z, std), run)
+        posterior_back(result.idata, std)
         timings["mass_matrix"] = result.setup_seconds
         timings["sample"] = time.perf_counter() - t0 - result.setup_seconds
         if result.mass_matrix is not None:
@@ -320,13 +331,17 @@ class BayesianGaussianMixture:
             self.covariance_type,
             n_init=self.em_n_init,
             random_state=int(rng.integers(2**31 - 1)),
+            standardize=True,
         )
 
-    def _starts(self, X: np.ndarray) -> list[dict[str, np.ndarray]]:
-        """Starting values, one dict per distinct start (the sampler cycles them over chains)."""
+    def _starts(self, Z: np.ndarray, std: Standardizer) -> list[dict[str, np.ndarray]]:
+        """Starting values on the standardised data ``Z``, one dict per distinct start (the
+        sampler cycles them over chains)."""
         if self.init == "em":
-            return [initial_values(em.params_, self.covariance_type) for em in self.em_optima_]
-        return [{"mu": quantile_means(X, self.n_components)}]
+            return [
+                initial_values(std.params_forward(em.params_), self.covariance_type) for em in self.em_optima_
+            ]
+        return [{"mu": quantile_means(Z, self.n_components)}]
 
     def _set_posterior_means(self) -> None:
         dr = self.mixture_draws_

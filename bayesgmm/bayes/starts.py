@@ -74,7 +74,11 @@ def em_optima(
         for i in range(n_init):
             seed = int(rng.integers(2**31 - 1))
             init = _INITS[i % len(_INITS)]
-            fits.append(converged_em(X, n_components, covariance_type, init_params=init, random_state=seed))
+            fits.append(
+                converged_em(
+                    X, n_components, covariance_type, init_params=init, random_state=seed, standardize=True
+                )
+            )
     for w in caught:  # anything else is passed on unchanged
         if not issubclass(w.category, ConvergenceWarning):
             warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
