@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 
 from .._scaling import Standardizer
-from .model import Priors
+from .model import Priors, initial_values
 
-__all__ = ["posterior_back", "priors_forward"]
+__all__ = ["posterior_back", "priors_forward", "standardized", "starts_forward"]
 
 
 def _per_feature(value: Any, d: int) -> np.ndarray:
@@ -52,10 +52,24 @@ def priors_forward(priors: Priors | None, std: Standardizer) -> Priors:
     )
 
 
-def posterior_back(idata: Any, std: Standardizer) -> None:
-    """Map the posterior (and the data groups) of a fit on z to x's units, in place:
-    ``mu -> center + scale mu``, ``sigma -> scale sigma``, ``cov -> S cov S`` and each
-    packed Cholesky factor's row ``i`` times ``scale[i]`` (``L_x = S L_z``)."""
+def standardized(X: np.ndarray, priors: Priors | None) -> tuple[Standardizer, np.ndarray, Priors]:
+    """The map of X (one scale per feature), the standardised data and the priors on them."""
+    std = Standardizer.fit(X)
+    return std, std.transform(X), priors_forward(priors, std)
+
+
+def starts_forward(optima: Any, std: Standardizer, covariance_type: str) -> list[dict[str, np.ndarray]]:
+    """The chains' starting values on the standardised data, from EM fits in X's units."""
+    return [initial_values(std.params_forward(em.params_), covariance_type) for em in optima]
+
+
+def posterior_back(result: Any, std: Standardizer, n_samples: int) -> np.ndarray | None:
+    """Map the posterior (and the data groups) of a sampling result on z to x's units, in
+    place: ``mu -> center + scale mu``, ``sigma -> scale sigma``, ``cov -> S cov S`` and
+    each packed Cholesky factor's row ``i`` times ``scale[i]`` (``L_x = S L_z``). Returns
+    the per-draw log-likelihood totals the sampler recorded (if any) on x: plus
+    ``n_samples`` times the Jacobian."""
+    idata = result.idata
     s = std.scale
     d = s.shape[0]
     post = idata.posterior
@@ -63,7 +77,7 @@ def posterior_back(idata: Any, std: Standardizer) -> None:
         post["mu"].values = std.inverse_transform(post["mu"].values)
     if "sigma" in post:
         sd = post["sigma"].values
-        post["sigma"].values = sd * (s if sd.shape[-1] == d and sd.ndim >= 4 else s[0])
+        post["sigma"].values = sd * (s if sd.ndim >= 4 else s[0])
     if "cov" in post:
         post["cov"].values = post["cov"].values * s[:, None] * s[None, :]
     if "chol" in post:
@@ -76,3 +90,5 @@ def posterior_back(idata: Any, std: Standardizer) -> None:
             data[name].values = (
                 std.inverse_transform(values) if values.ndim == 2 else values * s[0] + std.center[0]
             )
+    total = result.log_likelihood
+    return None if total is None else total + n_samples * std.log_jacobian

@@ -5,15 +5,10 @@ Dirichlet-process prior), this class samples the exact posterior of the model of
 :func:`bayesgmm.bayes.model.build_model` with NUTS. :meth:`BayesianGaussianMixture.fit`
 runs these steps, each a named function or module:
 
-1. the reference EM fit, run to its fixed point on standardised data
-   (:func:`bayesgmm.em.converged_em` with ``standardize=True``), or the one given to
-   :meth:`~BayesianGaussianMixture.fit`;
-2. the model (:func:`bayesgmm.bayes.model.build_model`) of the standardised data, with
-   the priors mapped to its units (:mod:`bayesgmm.bayes._standardized`; the draws are
-   mapped back after sampling, so every result is in X's units and the fit of
-   ``a X + b`` is that of X mapped through the map), by default with the fused
-   likelihood: one pass over the data per NUTS gradient
-   (:mod:`bayesgmm.bayes._likelihood`);
+1. the reference EM fit, run to its fixed point (:func:`bayesgmm.em.converged_em`), or
+   the one given to :meth:`~BayesianGaussianMixture.fit`;
+2. the model of the standardised data (:func:`bayesgmm.bayes.model.build_model`), by default
+   with the fused likelihood: one pass over the data per NUTS gradient (:mod:`bayesgmm.bayes._likelihood`);
 3. the sampler (:mod:`bayesgmm.bayes.samplers`): by default every chain starts at the EM
    solution and the mass matrix is the inverse observed information there;
 4. relabelling of the draws against the EM solution (:mod:`bayesgmm.bayes.relabel`);
@@ -31,16 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from .._scaling import Standardizer
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ..em import converged_em
 from ..exceptions import NotFittedError
 from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
-from ._standardized import posterior_back, priors_forward
+from ._standardized import posterior_back, standardized, starts_forward
 from .diagnostics import diagnose
 from .draws import invariant_quantities, relabelled_draws
-from .model import LIKELIHOODS, Priors, build_model, initial_values, model_kind
+from .model import LIKELIHOODS, Priors, build_model, model_kind
 from .naming import named_arrays, parameter_names
 from .relabel import relabel_draws
 from .samplers import INITS, SAMPLERS, SamplingRun, make_sampler, parallelism
@@ -249,15 +243,13 @@ class BayesianGaussianMixture:
         self.reference_ = self.em_.params_.sorted(0)
         timings["em"] = time.perf_counter() - t0
 
-        # sampled on standardised data, the draws mapped back (bayes/_standardized.py)
-        std = Standardizer.fit(X)
-        Z = std.transform(X)
+        std, Z, priors = standardized(X, self.priors)  # the draws are mapped back to X's units
         t0 = time.perf_counter()
         model = build_model(
             Z,
             self.n_components,
             covariance_type=self.covariance_type,
-            priors=priors_forward(self.priors, std),
+            priors=priors,
             likelihood=self.likelihood,
             threads=threads,
         )
@@ -274,7 +266,7 @@ class BayesianGaussianMixture:
         )
         t0 = time.perf_counter()
         result = sampler.sample(model, self._starts(Z, std), run)
-        posterior_back(result.idata, std)
+        total = posterior_back(result, std, n)  # the draws and the per-draw totals in X's units
         timings["mass_matrix"] = result.setup_seconds
         timings["sample"] = time.perf_counter() - t0 - result.setup_seconds
         if result.mass_matrix is not None:
@@ -290,7 +282,7 @@ class BayesianGaussianMixture:
 
         t0 = time.perf_counter()
         invariant = self.invariant_draws_ = invariant_quantities(
-            self.mixture_draws_, X, result.log_likelihood, result.idata, threads=threads
+            self.mixture_draws_, X, total, result.idata, threads=threads
         )
         timings["log_likelihood"] = time.perf_counter() - t0
         self._X = X  # for the pointwise log-likelihood, computed when first asked for
@@ -325,22 +317,13 @@ class BayesianGaussianMixture:
         return optima[0]
 
     def _converged_em(self, X: np.ndarray, rng: np.random.Generator) -> GaussianMixture:
-        return converged_em(
-            X,
-            self.n_components,
-            self.covariance_type,
-            n_init=self.em_n_init,
-            random_state=int(rng.integers(2**31 - 1)),
-            standardize=True,
-        )
+        seed, k, ct = int(rng.integers(2**31 - 1)), self.n_components, self.covariance_type
+        return converged_em(X, k, ct, n_init=self.em_n_init, random_state=seed, standardize=True)
 
-    def _starts(self, Z: np.ndarray, std: Standardizer) -> list[dict[str, np.ndarray]]:
-        """Starting values on the standardised data ``Z``, one dict per distinct start (the
-        sampler cycles them over chains)."""
+    def _starts(self, Z: np.ndarray, std: Any) -> list[dict[str, np.ndarray]]:
+        """Starting values on Z, one dict per distinct start (the sampler cycles them over chains)."""
         if self.init == "em":
-            return [
-                initial_values(std.params_forward(em.params_), self.covariance_type) for em in self.em_optima_
-            ]
+            return starts_forward(self.em_optima_, std, self.covariance_type)
         return [{"mu": quantile_means(Z, self.n_components)}]
 
     def _set_posterior_means(self) -> None:
