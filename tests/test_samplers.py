@@ -130,3 +130,23 @@ def test_auto_is_nutpie_when_installed():
     assert isinstance(samplers.make_sampler("auto", "em", "fused"), _nutpie.CompiledNUTS)
     assert isinstance(samplers.make_sampler("pymc", "em", "fused"), samplers.LaplaceNUTS)
     assert isinstance(samplers.make_sampler("auto", "jitter+adapt_diag", "pymc"), samplers.PyMCInitNUTS)
+
+
+@pytest.mark.parametrize("k, ct, d", [(2, "full", 1), (3, "full", 2), (2, "diag", 2), (1, "full", 2)])
+def test_transformed_starts_equal_pymc_initial_point(rng, k, ct, d):
+    """The chains' starts in the unconstrained space, bitwise those of PyMC's own
+    initial-point function."""
+    from pymc.initial_point import make_initial_point_fn
+
+    X = rng.normal(size=(150, d)) + np.arange(150)[:, None] % k * 3.0
+    starts = [
+        initial_values(GaussianMixture(k, covariance_type=ct, random_state=s).fit(X).params_, ct)
+        for s in (0, 1)
+    ]
+    model = build_model(X, k, covariance_type=ct)
+    got = _nutpie._transformed_starts(model, starts)
+    for s, g in zip(starts, got, strict=True):
+        ref = make_initial_point_fn(model=model, overrides=s, jitter_rvs=set(), return_transformed=True)(0)
+        assert set(g) == set(ref)
+        for name in ref:
+            np.testing.assert_array_equal(g[name], ref[name], err_msg=name)
