@@ -150,3 +150,36 @@ def test_transformed_starts_equal_pymc_initial_point(rng, k, ct, d):
         assert set(g) == set(ref)
         for name in ref:
             np.testing.assert_array_equal(g[name], ref[name], err_msg=name)
+
+
+def test_a_draw_reuses_the_evaluation_that_visited_it(monkeypatch):
+    """nutpie asks for a draw's named values at a point it evaluated while building the
+    tree: they come from that evaluation (no second pass over the data), and equal a
+    fresh evaluation."""
+    calls = []
+    bind = _nutpie._bind
+
+    def counting(jit, shared):
+        f = bind(jit, shared)
+
+        def call(x):
+            calls.append(1)
+            return f(x)
+
+        return call
+
+    monkeypatch.setattr(_nutpie, "_bind", counting)
+    X = _heights(300, 4)
+    model = build_model(X, 2)
+    c = _nutpie._compile_numba(
+        model, [initial_values(GaussianMixture(2, random_state=0).fit(X).params_.sorted(0))]
+    )
+    x = c.starts[0] + 0.01
+    c.logp(x)
+    n = len(calls)
+    got = c.expand(x)
+    assert len(calls) == n  # no new evaluation
+    fresh = c.expand(x)  # not remembered any more: evaluated again, same values
+    assert len(calls) == n + 1
+    for name in got:
+        np.testing.assert_array_equal(got[name], fresh[name])

@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -182,7 +183,8 @@ def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
         notice.cancel()
     out_shapes = [np.shape(val) for val in first[2:]]
     lock = threading.Lock()  # a PyTensor Function is not safe to call from two threads
-    local = threading.local()  # each sampling thread's recent evaluations
+    seen: OrderedDict[bytes, list] = OrderedDict()  # recent evaluations, oldest first
+    seen_lock = threading.Lock()  # nutpie evaluates and expands draws on several threads
 
     def evaluate(x):
         if jit is not None:
@@ -190,27 +192,21 @@ def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
         with lock:
             return [np.array(v) for v in fn(x)]
 
-    def recent() -> dict:
-        if not hasattr(local, "seen"):
-            local.seen = {}
-        return local.seen
-
     def logp_and_grad(x, **_):
         vals = evaluate(x)
-        seen = recent()
-        if len(seen) >= RECENT_MAX:
-            seen.clear()
-        seen[np.asarray(x).tobytes()] = vals
+        with seen_lock:
+            seen[np.asarray(x).tobytes()] = vals
+            if len(seen) > RECENT_MAX:
+                seen.popitem(last=False)
         return float(vals[0]), vals[1]
 
     def expand(x, **_):
-        # every draw is a point of the trajectory, evaluated while the tree was built:
-        # its values are taken from there rather than from a second pass over the data
-        seen = recent()
-        vals = seen.get(np.asarray(x).tobytes())
+        # every draw is a point of a trajectory, evaluated while the tree was built: its
+        # values are taken from that evaluation rather than from another pass over the data
+        with seen_lock:
+            vals = seen.pop(np.asarray(x).tobytes(), None)
         if vals is None:
             vals = evaluate(x)
-        seen.clear()  # the next trajectory starts here, with its gradient already known
         return {
             name: np.ascontiguousarray(val, dtype=float) for name, val in zip(names, vals[2:], strict=True)
         }
