@@ -12,7 +12,8 @@ log-likelihood). Reported per fit:
   ``log_likelihood`` group so the script measures any version of the code the same way;
 * ``rhat_lp`` / ``ess_lp``: the same for the sampler's log posterior density;
 * ``rhat_par`` / ``ess_par``: the worst per-parameter R-hat and bulk ESS (``diagnostics_``);
-* ``div``: divergent transitions; ``waic`` +/- ``se`` (deviance scale);
+* ``div``: divergent transitions; ``steps``: leapfrog steps per draw (gradient
+  evaluations), the sampler's cost; ``waic`` +/- ``se`` (deviance scale);
 * ``flag``: whether the label-invariant diagnostics fail (R-hat > 1.01 or bulk ESS < 400).
 
 Data sets: random subsets of the heights (``--subsets``, numpy ``default_rng(seed)``,
@@ -62,7 +63,10 @@ def fit_one(X, k, seed, args) -> dict:
     rhat_ll, ess_ll = _rhat_ess(ll)
     rhat_lp, ess_lp = _rhat_ess(lp)
     dg = bayes.diagnostics_
+    stats = bayes.idata_.sample_stats
+    steps = float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan")
     return {
+        "steps": steps,
         "k": k,
         "seed": seed,
         "wall": wall,
@@ -123,7 +127,7 @@ def main() -> None:
     rows = []
     head = (
         f"{'data':<14} {'K':>2} {'seed':>4} {'wall s':>7} {'cpu s':>7} {'R-hat ll':>8} {'ESS ll':>7} {'R-hat lp':>8} "
-        f"{'ESS lp':>7} {'R-hat par':>9} {'ESS par':>7} {'div':>4} {'WAIC':>9} {'se':>6}  flag"
+        f"{'ESS lp':>7} {'R-hat par':>9} {'ESS par':>7} {'div':>4} {'steps':>6} {'WAIC':>9} {'se':>6}  flag"
     )
     print(head)
     for name, X in datasets(args):
@@ -134,7 +138,7 @@ def main() -> None:
                 print(
                     f"{name:<14} {k:>2} {seed:>4} {r['wall']:7.1f} {r['cpu']:7.1f} {r['rhat_ll']:8.3f} {r['ess_ll']:7.0f} "
                     f"{r['rhat_lp']:8.3f} {r['ess_lp']:7.0f} {r['rhat_par']:9.3f} {r['ess_par']:7.0f} "
-                    f"{r['div']:4d} {r['waic']:9.1f} {r['waic_se']:6.1f}  {'FLAG' if r['flag'] else ''}",
+                    f"{r['div']:4d} {r['steps']:6.1f} {r['waic']:9.1f} {r['waic_se']:6.1f}  {'FLAG' if r['flag'] else ''}",
                     flush=True,
                 )
     if args.json:
