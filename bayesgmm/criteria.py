@@ -33,6 +33,8 @@ from .multistart import N_KMEANS, EMFit, best_em, split_params
 __all__ = ["CRITERIA", "check_ks", "chosen", "fit_grid", "rank_criteria", "select"]
 
 CRITERIA = ("aic", "bic", "icl")
+# each component of the K - 1 fit split in two, the halves this many sds either side of its mean
+SPLIT_DISTANCES = (0.5, 1.0)
 
 
 def check_ks(ks: Any, name: str = "ks") -> list[int]:
@@ -139,7 +141,12 @@ def fit_grid(
             ]
             prev = fits.get((k - 1, ct))
             if prev is not None and prev.model is not None:
-                extra += [(f"split-{j}", p) for j, p in enumerate(split_params(prev.model.params_))]
+                for dist in SPLIT_DISTANCES:
+                    splits = split_params(prev.model.params_, dist)
+                    extra += [
+                        (f"split-{j}" + ("" if dist == 0.5 else f"-{dist:g}sd"), p)
+                        for j, p in enumerate(splits)
+                    ]
             if k > n:
                 fits[(k, ct)] = None
                 continue
@@ -177,7 +184,8 @@ def select(
     model-based hierarchical start, k-means, k-means++ and random-point starts, screened by
     short runs, the leaders run to the fixed point; plus, since the grid is fitted in
     increasing K, the fits of the other covariance types at the same K (converted) and the
-    K - 1 fit of the same type with each component split in two. The fit runs on the data
+    K - 1 fit of the same type with each component split in two (the halves half and one
+    standard deviation either side of its mean: :data:`SPLIT_DISTANCES`). The fit runs on the data
     standardised per feature (one common scale for spherical models) and is mapped back
     exactly: the table and the model are those of ``a X + b`` mapped through the same
     affine map, for any scale.

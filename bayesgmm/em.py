@@ -380,6 +380,7 @@ def converged_em(
     max_iter: int = 10000,
     tol: float = CONVERGED_TOL,
     standardize: bool = False,
+    engine: str = "auto",
 ):
     """EM run to its fixed point: the reference fit of every bayesgmm-native entry point.
 
@@ -397,6 +398,7 @@ def converged_em(
     feature's variance, the k-means and random starts are drawn on the standardised data,
     and the fit of ``a X + b`` is the fit of X mapped through the same affine map, at any
     scale. ``means_init`` and ``precisions_init`` are given in X's units either way.
+    ``engine`` is :class:`~bayesgmm.gaussian_mixture.GaussianMixture`'s.
     The default keeps scikit-learn's absolute ``reg_covar`` (the fixed point that
     scikit-learn's ``GaussianMixture`` creeps toward).
     """
@@ -425,6 +427,7 @@ def converged_em(
             n_init=n_init,
             max_iter=max_iter,
             tol=tol,
+            engine=engine,
         )
         return std.model_back(gm)
     gm = GaussianMixture(
@@ -440,5 +443,6 @@ def converged_em(
         precisions_init=precisions_init,
         random_state=random_state,
         accelerate=True,
+        engine=engine,
     )
     return gm.fit(X, sample_weight=sample_weight)

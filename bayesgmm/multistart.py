@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import exceptions
+from ._kernels import numba_available
 from ._scaling import Standardizer
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
 from .covariance import compute_precision_cholesky, precisions_from_cholesky
@@ -52,12 +53,14 @@ SCREEN_PASSES = 200
 SCREEN_SAMPLES = 2000
 N_FINALISTS = 3
 FINAL_PASSES = 300
-N_FULL = 2
+N_FULL = 3
 DEGENERATE_FACTOR = 10.0
 SCREEN_MARGIN = 2.0
 DEFAULT_SEED = 0
 RTOL_BEST = 1e-7
 ATOL_BEST = 1e-6
+NUMBA_MIN_ROWS = 5000
+LOOSE_TOL = 1e-8
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,10 @@ def _quiet():
 
 def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
     """EM on Z from ``init`` = (weights, means, covariances) or, without it, from
-    scikit-learn-style ``init_params`` given as a string."""
+    scikit-learn-style ``init_params`` given as a string. From ``NUMBA_MIN_ROWS`` rows the
+    compiled pass runs (when numba is installed), below them the numpy pass."""
+    engine = "auto" if Z.shape[0] >= NUMBA_MIN_ROWS and numba_available() else "numpy"
+    engine = "numba" if engine == "auto" else engine
     kw: dict[str, Any] = {"init_params": "kmeans"}
     if isinstance(init, str):
         kw = {"init_params": init}
@@ -143,7 +149,9 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         pc = compute_precision_cholesky(cov, ct)
         kw = {"weights_init": w, "means_init": m, "precisions_init": precisions_from_cholesky(pc, ct)}
     if tol is None:
-        return converged_em(Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, **kw)
+        return converged_em(
+            Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, engine=engine, **kw
+        )
     # a screening fit by name (same shape as compare_models building its sampler)
     gm = GaussianMixture(
         k,
@@ -153,6 +161,7 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         reg_covar=reg_covar,
         random_state=seed,
         accelerate=True,
+        engine=engine,
         **kw,
     )
     return gm.fit(Z)
@@ -215,14 +224,14 @@ def convert_params(params: GMMParams, covariance_type: str) -> GMMParams:
     return GMMParams(params.weights, params.means, cov, covariance_type)
 
 
-def split_params(params: GMMParams) -> list[GMMParams]:
+def split_params(params: GMMParams, distance: float = 0.5) -> list[GMMParams]:
     """K + 1 component starts from a K-component fit: component j replaced by two halves
-    placed half a standard deviation either side of its mean along its widest axis."""
+    placed ``distance`` standard deviations either side of its mean along its widest axis."""
     full = params.covariances_full()
     out = []
     for j in range(params.n_components):
         vals, vecs = np.linalg.eigh(full[j])
-        step = 0.5 * np.sqrt(max(vals[-1], 0.0)) * vecs[:, -1]
+        step = distance * np.sqrt(max(vals[-1], 0.0)) * vecs[:, -1]
         means = np.vstack([params.means, params.means[j] + step])
         means[j] = params.means[j] - step
         weights = np.append(params.weights, params.weights[j] / 2)
@@ -260,8 +269,12 @@ def best_em(
     (log-likelihood units) of the best, the hierarchical start and the best split then
     run on: on all rows, for ``FINAL_PASSES`` and the leaders to the fixed point; or, for
     large n, to the fixed point on the subset, and the ``N_FULL`` best of these (and the
-    hierarchical start) to the fixed point on all rows. The best is kept. A start left behind at the screen is, in practice, creeping
-    toward a redundant component far below the leaders.
+    hierarchical start) on all rows: first to ``LOOSE_TOL``, then, best first, to the fixed
+    point, except those stopped more than ``SCREEN_MARGIN`` below the best fixed point
+    already reached (such a run creeps, for thousands of passes, toward an optimum it
+    cannot win). The best is kept. A start left behind at the screen is, in practice,
+    creeping toward a redundant component far below the leaders. From ``NUMBA_MIN_ROWS``
+    rows the passes run in the compiled kernel (when numba is installed).
 
     Parameters
     ----------
@@ -344,13 +357,13 @@ def best_em(
     sub = _subset(n, screen_samples)
     Zs = Z if sub is None else Z[sub]
 
-    def run(i, data, init, passes, add_passes):
+    def run(i, data, init, passes, add_passes, run_tol=tol):
         nonlocal error
         prev = fits[i]
         if init is None:
             init = (prev.weights_, prev.means_, prev.covariances_)
         try:
-            gm = _fit(data, k, ct, reg_covar, passes, tol, seeds[min(i, len(seeds) - 1)], init)
+            gm = _fit(data, k, ct, reg_covar, passes, run_tol, seeds[min(i, len(seeds) - 1)], init)
             ll = float(np.sum(gm.score_samples(data)))
         except ValueError as exc:  # a collapsed component: keep what the start had reached
             error = error or f"{names[i]}: {exc}"
@@ -393,8 +406,21 @@ def best_em(
             for i, gm in enumerate(fits):  # every start's parameters, scored on all rows
                 if gm is not None:
                     lls[i] = float(np.sum(gm.score_samples(Z)))
-            for i in sorted(keep):
-                run(i, Z, None, max_iter, False)
+            loose = tol is None or tol < LOOSE_TOL
+            for i in sorted(keep):  # on all rows, first to LOOSE_TOL
+                run(i, Z, None, max_iter, False, LOOSE_TOL if loose else tol)
+            if loose:
+                # then to the fixed point, best first; a run that stopped more than
+                # SCREEN_MARGIN below the best fixed point found stops there (it
+                # creeps, often for thousands of passes, toward an optimum it cannot win)
+                best_fixed = -np.inf
+                for i in sorted(keep, key=lambda i: (-lls[i], i)):
+                    gm = fits[i]
+                    if lls[i] < best_fixed - SCREEN_MARGIN or gm.n_iter_ >= max_iter:
+                        continue
+                    run(i, Z, None, max_iter - gm.n_iter_, True)
+                    if not is_degenerate(fits[i].covariances_, ct, reg_covar):
+                        best_fixed = max(best_fixed, lls[i])
             finalists = keep
         else:
             # the finalists for a stretch, then the leaders to the fixed point
