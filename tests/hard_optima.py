@@ -72,7 +72,8 @@ def sklearn_oracle(X, n_components, covariance_type, n_starts=100, reg_covar=1e-
     from sklearn.exceptions import ConvergenceWarning as SkConvergenceWarning
     from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-    from bayesgmm.em import ConvergenceWarning, converged_em
+    from bayesgmm.em import converged_em
+    from bayesgmm.exceptions import ConvergenceWarning
     from bayesgmm.multistart import is_degenerate
 
     n = X.shape[0]
