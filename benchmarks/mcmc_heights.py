@@ -25,7 +25,9 @@ The PyMC-default side of all 200 000 rows takes half an hour or more, so it can 
 first, on its own (``--peer-only``): it writes ``benchmarks/mcmc_peer_<rows>_<seed>.json``
 (the draws, wall time, start and end time stamps, load averages seen during the run).
 A later run of this script reads that file when it exists, prints where it came from and
-when, and measures only bayesgmm (``--rerun-peer`` runs the peer again).
+when, and measures only bayesgmm (``--rerun-peer`` runs the peer again). ``--ours-results``
+compares a bayesgmm result saved by an earlier ``--skip-peer`` run instead (printed path),
+for a peer that finishes after it.
 """
 
 from __future__ import annotations
@@ -124,6 +126,7 @@ def main(argv=None) -> int:
     ap.add_argument("--peer-only", action="store_true", help="run the PyMC side only, write its JSON")
     ap.add_argument("--rerun-peer", action="store_true", help="run the PyMC side even if its JSON exists")
     ap.add_argument("--skip-peer", action="store_true")
+    ap.add_argument("--ours-results", help="the ours.npz a --skip-peer run of this script printed")
     ap.add_argument(
         "--repeat", type=int, default=1, help="fresh bayesgmm processes (the first is reported in full)"
     )
@@ -138,13 +141,19 @@ def main(argv=None) -> int:
     if args.cold:
         env["NUMBA_CACHE_DIR"] = tempfile.mkdtemp(prefix="numba_")
         env["PYTENSOR_FLAGS"] = f"base_compiledir={tempfile.mkdtemp(prefix='pytensor_')}"
-    else:  # warm the disk caches (compiled once per model shape, not per data set; from
+    elif not args.ours_results:  # warm the disk caches (compiled once per model shape, not per data set; from
         # 65 536 rows on, chains on two threads use an entry point that releases the GIL)
         warm_rows = 70000 if args.rows == 0 or args.rows >= 65536 else 2000
         run_side("bayesgmm", warm_rows, args.seed + 1, tmp / "warm.npz")
-    subprocess.run([sys.executable, str(HERE / "_mcmc_run.py"), "import-pymc"], check=True, env=env)
-    run_side("bayesgmm", args.rows, args.seed, tmp / "ours.npz", env=env)
-    ours = np.load(tmp / "ours.npz")
+    if not args.ours_results:
+        subprocess.run([sys.executable, str(HERE / "_mcmc_run.py"), "import-pymc"], check=True, env=env)
+    if args.ours_results:  # a bayesgmm run of this script from earlier in the session
+        ours = np.load(args.ours_results)
+        print(f"bayesgmm: reused from {args.ours_results}")
+        args.repeat = 1
+    else:
+        run_side("bayesgmm", args.rows, args.seed, tmp / "ours.npz", env=env)
+        ours = np.load(tmp / "ours.npz")
     for r in range(1, args.repeat):  # more fresh processes: the machine's load moves single runs
         run_side("bayesgmm", args.rows, args.seed, tmp / f"ours{r}.npz", env=env)
         more = np.load(tmp / f"ours{r}.npz")
