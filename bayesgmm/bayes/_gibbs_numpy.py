@@ -149,18 +149,23 @@ def initial_state(X, z, k_max, hyper):
     return (nk, s1, s2), np.linalg.cholesky(np.linalg.inv(cov))
 
 
+def empty_draws(draws: int, k_max: int, d: int) -> dict[str, np.ndarray]:
+    """The arrays a chain fills, one row per kept sweep (both engines write into these)."""
+    return {
+        "weights": np.empty((draws, k_max)),
+        "means": np.empty((draws, k_max, d)),
+        "covariances": np.zeros((draws, k_max, d, d)),
+        "sizes": np.empty((draws, k_max), dtype=np.int64),
+        "log_likelihood": np.empty(draws),
+    }
+
+
 def numpy_chain(X, z0, hyper, draws, tune, rng, step):
     n, d = X.shape
     k_max = hyper["alpha"].shape[0]
     (nk, s1, s2), scale = initial_state(X, z0, k_max, hyper)
     z = np.empty(n, dtype=np.int64)
-    out = {
-        "weights": np.empty((draws, k_max)),
-        "means": np.empty((draws, k_max, d)),
-        "covariances": np.empty((draws, k_max, d, d)),
-        "sizes": np.empty((draws, k_max), dtype=np.int64),
-        "log_likelihood": np.empty(draws),
-    }
+    out = empty_draws(draws, k_max, d)
     diag_kind = hyper["kind"] == "diag"
     for t in range(tune + draws):
         logw = log_dirichlet(hyper["alpha"] + nk, rng)

@@ -36,6 +36,7 @@ def loglik_rows(X, shift, Ws, fullq, out, totals, d0, d1):  # pragma: no cover -
         totals[j] = 0.0
     for t0 in range(0, n, TILE_ROWS):
         m = min(TILE_ROWS, n - t0)
+        # the feature tile of bayesgmm._numba.stats_blocks, repeated so each kernel is one self-contained loop nest
         for i in range(TILE_ROWS):
             phi[0, i] = 1.0
         for f in range(d):

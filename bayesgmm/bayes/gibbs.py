@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_int, check_option, check_random_state, check_X
-from ._gibbs_numpy import SINGLETON_MH_STEPS, allocate, initial_state, numpy_chain
+from ._gibbs_numpy import SINGLETON_MH_STEPS, allocate, empty_draws, initial_state, numpy_chain
 
 __all__ = [
     "IW_EXTRA_DF",
@@ -154,13 +154,7 @@ def _chain_numba(X, z0, hyper, draws, tune, rng):
     full = hyper["kind"] == "full"
     var = np.ones((k_max, d)) if full else np.ascontiguousarray(scale)
     chol = np.ascontiguousarray(scale) if full else np.zeros((k_max, d, d))
-    out = {
-        "weights": np.empty((draws, k_max)),
-        "means": np.empty((draws, k_max, d)),
-        "covariances": np.zeros((draws, k_max, d, d)),
-        "sizes": np.empty((draws, k_max), dtype=np.int64),
-        "log_likelihood": np.empty(draws),
-    }
+    out = empty_draws(draws, k_max, d)
     run_chain(
         X,
         z0.copy(),

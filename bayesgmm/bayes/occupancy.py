@@ -142,6 +142,7 @@ def occupied_from_gibbs(draws: Any) -> OccupiedComponents:
     )
 
 
+# the keywords of gibbs.sample_sparse_mixture, which this passes on, plus the choice of method
 def fit_occupied_components(
     X: Any,
     k_max: int = 6,
