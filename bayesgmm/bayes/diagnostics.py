@@ -57,9 +57,12 @@ def _rhat_ess(draws: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """``name -> {"rhat", "ess_bulk", "ess_tail"}`` for (chain, draw) arrays; constants are skipped."""
     import arviz as az
 
+    from ._first_call import cache_arviz_variance
+
     varying = {k: np.asarray(v, dtype=float) for k, v in draws.items() if np.ptp(v) > 0}
     if not varying:
         return {}
+    cache_arviz_variance()
     ds = az.convert_to_dataset(varying)
     rhat, bulk, tail = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
     return {

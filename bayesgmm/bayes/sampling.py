@@ -31,6 +31,7 @@ from ..em import converged_em
 from ..exceptions import NotFittedError
 from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
+from ._first_call import with_dask_deferred
 from ._standardized import posterior_back, standardized, starts_forward
 from .diagnostics import diagnose
 from .draws import invariant_quantities, relabelled_draws
@@ -218,6 +219,7 @@ class BayesianGaussianMixture:
         return em
 
     # ----------------------------------------------------------------- fitting
+    @with_dask_deferred
     def fit(self, X: Any, em: GaussianMixture | None = None) -> BayesianGaussianMixture:
         """Fit (or take) the EM reference, sample the posterior, run the diagnostics.
 
