@@ -41,6 +41,10 @@ class CompiledNUTS(Sampler):
     the correlations of the weights, means and scales within a short tuning, as the
     inverse observed information does for :class:`LaplaceNUTS`.
 
+    Chains run on one thread each only where the compiled entry point releases the GIL
+    (long passes); otherwise they share one thread: two threads that each need the GIL
+    for every gradient spend more on handing it over than they gain by overlapping.
+
     The compiled function also returns the total log-likelihood (the likelihood term of
     the log-density it computes anyway), so every draw's total comes with the draw, at
     no extra pass over the data (:attr:`SampleResult.log_likelihood`).
@@ -54,8 +58,9 @@ class CompiledNUTS(Sampler):
 
         t0 = time.perf_counter()
         n = len(model.coords.get("obs_id", ()))
-        threaded = min(run.chains, _kernels.default_threads()) > 1
-        compiled = _compile_numba(model, starts, nogil=threaded and n >= SMALL_N)
+        threads = min(run.chains, _kernels.default_threads())
+        nogil = threads > 1 and n >= SMALL_N
+        compiled = _compile_numba(model, starts, nogil=nogil)
         setup = time.perf_counter() - t0
         coords = {name: np.asarray(v) for name, v in model.coords.items() if name != "obs_id"}
         dims = {name: tuple(d) for name, d in model.named_vars_to_dims.items() if name in compiled.names}
@@ -75,7 +80,7 @@ class CompiledNUTS(Sampler):
             draws=run.draws,
             tune=run.tune,
             chains=run.chains,
-            cores=min(run.chains, _kernels.default_threads()),
+            cores=threads if nogil else 1,
             seed=run.random_seed,
             progress_bar=run.progressbar,
             save_warmup=False,
