@@ -52,6 +52,14 @@ def run_side(which: str, rows: int, seed: int, out: Path, env=None) -> None:
     subprocess.run(cmd, check=True, env=env, cwd=HERE.parent)
 
 
+def import_pymc_s(env=None) -> float:
+    """Seconds a fresh process takes to import PyMC (the floor of time to first result)."""
+    cmd = [sys.executable, str(HERE / "_mcmc_run.py"), "import-pymc"]
+    out = subprocess.run(cmd, check=True, env=env, capture_output=True, text=True).stdout
+    print(out.strip(), flush=True)
+    return float(out.split(":")[1].split()[0])
+
+
 def peer_json_path(rows: int, seed: int) -> Path:
     return HERE / f"mcmc_peer_{rows or 200000}_{seed}.json"
 
@@ -146,7 +154,7 @@ def main(argv=None) -> int:
         warm_rows = 70000 if args.rows == 0 or args.rows >= 65536 else 2000
         run_side("bayesgmm", warm_rows, args.seed + 1, tmp / "warm.npz")
     if not args.ours_results:
-        subprocess.run([sys.executable, str(HERE / "_mcmc_run.py"), "import-pymc"], check=True, env=env)
+        pymc_s = import_pymc_s(env)
     if args.ours_results:  # a bayesgmm run of this script from earlier in the session
         ours = np.load(args.ours_results)
         print(f"bayesgmm: reused from {args.ours_results}")
@@ -154,12 +162,17 @@ def main(argv=None) -> int:
     else:
         run_side("bayesgmm", args.rows, args.seed, tmp / "ours.npz", env=env)
         ours = np.load(tmp / "ours.npz")
+        beyond = float(ours["import_s"]) + float(ours["wall"]) - pymc_s
+        print(f"  run 0: import + fit beyond `import pymc`: {beyond:.2f} s")
     for r in range(1, args.repeat):  # more fresh processes: the machine's load moves single runs
+        pymc_s = import_pymc_s(env)  # measured next to each run: import times drift by tenths of a second
         run_side("bayesgmm", args.rows, args.seed, tmp / f"ours{r}.npz", env=env)
         more = np.load(tmp / f"ours{r}.npz")
+        beyond = float(more["import_s"]) + float(more["wall"]) - pymc_s
         print(
             f"  repeat {r}: fit {float(more['wall']):.2f} s, import (bayesgmm + PyMC) "
-            f"{float(more['import_s']):.2f} s, load average {os.getloadavg()[0]:.1f}"
+            f"{float(more['import_s']):.2f} s, beyond `import pymc` {beyond:.2f} s, "
+            f"load average {os.getloadavg()[0]:.1f}"
         )
     print(
         f"bayesgmm import (bayesgmm + PyMC): {float(ours['import_s']):.2f} s; fit timings {ours['timings']}; "
