@@ -104,4 +104,7 @@ def cache_arviz_variance() -> None:
         return
     import numba
 
-    lazy.numba_fn = numba.jit(nopython=True, cache=True)(function)
+    try:
+        lazy.numba_fn = numba.jit(nopython=True, cache=True)(function)
+    except RuntimeError:  # no writable cache location: ArviZ compiles it in memory, as before
+        return
