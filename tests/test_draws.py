@@ -3,6 +3,7 @@ densities, and the lazily stored pointwise log-likelihood of a fit."""
 
 from __future__ import annotations
 
+import time
 import warnings
 
 import numpy as np
@@ -117,3 +118,19 @@ def test_fit_without_the_log_likelihood_group():
     assert_allclose(bayes.invariant_draws_["log_likelihood"], inv_ref["log_likelihood"], rtol=1e-9)
     with pytest.raises(TypeError, match="without a log_likelihood group"):
         waic(bayes)
+
+
+def test_compile_notice_is_printed_only_while_a_block_outlasts_its_delay(capsys):
+    from bayesgmm.bayes._progress import compile_notice
+
+    with compile_notice("a quick load", after=60.0):
+        pass
+    assert capsys.readouterr().err == ""  # cancelled when the block ended
+    err = ""
+    with compile_notice("a kernel", after=0.0):
+        for _ in range(1000):  # until the notice's thread has printed (at most 10 s)
+            err += capsys.readouterr().err
+            if err:
+                break
+            time.sleep(0.01)
+    assert err == "bayesgmm: compiling a kernel with numba, once; later runs load it from the disk cache...\n"

@@ -7,7 +7,6 @@ it needs (:func:`_compile_numba`).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 import warnings
@@ -18,11 +17,11 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from ._progress import compile_notice
 from .samplers import SMALL_N, Sampler, SampleResult
 
 __all__ = ["CompiledNUTS", "nutpie_available"]
 
-COMPILE_NOTICE_S = 2.0  # seconds of compiling before the one-time notice is printed
 #: The total log-likelihood of each draw, an extra output of the compiled function; it
 #: leaves the posterior group for :attr:`SampleResult.log_likelihood`.
 LOG_LIKELIHOOD = "bayesgmm_log_likelihood"
@@ -149,21 +148,8 @@ def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
         names.append(LOG_LIKELIHOOD)
     key = _compiled_cache.graph_key(model, names, shapes)
 
-    # a warm disk cache loads in well under a second; anything slower is the one-time
-    # compilation, announced once instead of stalling silently
-    notice = threading.Timer(
-        COMPILE_NOTICE_S,
-        lambda: print(
-            "bayesgmm: compiling the model's log-density with numba, once per model shape "
-            "(K, d, covariance type); later runs load it from the disk cache...",
-            file=sys.stderr,
-            flush=True,
-        ),
-    )
-    notice.daemon = True
-    notice.start()
     fn = jit = None
-    try:
+    with compile_notice("the model's log-density (once per model shape: K, d, covariance type)"):
         with warnings.catch_warnings():
             # numba's hints about non-contiguous matrix products in PyTensor's generated
             # code (e.g. the covariance L L^T of a draw) are not actionable by the user
@@ -184,8 +170,6 @@ def _compile_numba(model, starts, *, nogil: bool = False) -> _CompiledModel:
                         _compiled_cache.entry_point(rec, nogil=True, globals_=rec["globals"]), shared
                     )
                     jit = entry if _same(_first_call(entry, flat[0]), first) else jit
-    finally:
-        notice.cancel()
     out_shapes = [np.shape(val) for val in first[2:]]
     lock = threading.Lock()  # a PyTensor Function is not safe to call from two threads
     seen: OrderedDict[bytes, list] = OrderedDict()  # recent evaluations, oldest first

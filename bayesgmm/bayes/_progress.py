@@ -1,13 +1,41 @@
-"""The progress lines :func:`bayesgmm.bayes.compare.compare_models` writes, one per K."""
+"""What the Bayesian half tells the user while it works: the progress lines
+:func:`bayesgmm.bayes.compare.compare_models` writes, one per K, and the one-time notice
+while numba compiles a kernel that later runs load from the disk cache."""
 
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
 
-__all__ = ["Progress", "invariant_text", "occupied_line", "result_line"]
+__all__ = ["COMPILE_NOTICE_S", "Progress", "compile_notice", "invariant_text", "occupied_line", "result_line"]
+
+COMPILE_NOTICE_S = 2.0  # seconds of compiling before the one-time notice is printed
+
+
+@contextmanager
+def compile_notice(what: str, *, after: float = COMPILE_NOTICE_S) -> Iterator[None]:
+    """Print ``bayesgmm: compiling <what>...`` on stderr if the block is still running after
+    ``after`` seconds: a warm disk cache loads well within that, so the line appears only
+    for the one-time compilation, instead of a silent stall."""
+    timer = threading.Timer(
+        after,
+        lambda: print(
+            f"bayesgmm: compiling {what} with numba, once; later runs load it from the disk cache...",
+            file=sys.stderr,
+            flush=True,
+        ),
+    )
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 class Progress:

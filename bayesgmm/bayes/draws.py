@@ -19,6 +19,7 @@ import numpy as np
 from .. import _kernels
 from ..params import GMMParams
 from ._likelihood import precision_cholesky_from_chol
+from ._progress import compile_notice
 from .diagnostics import probe_points
 from .relabel import permute_components, relabel_draws
 
@@ -103,6 +104,9 @@ class MixtureDraws:
         total = np.empty(D)
         out = np.empty((D, n)) if pointwise else np.empty((0, 0))
         fullq = _kernels.full_quad(self.kind)
+        with compile_notice("the pointwise log-likelihood kernel"):
+            # one draw on one row: numba compiles (or loads) the kernel for these types here
+            loglik_rows(X[:1], self.shift, Ws[:1], fullq, np.empty((0, 0)), np.empty(1), 0, 1)
         nt = max(1, min(threads or _kernels.default_threads(), D))
         bounds = np.linspace(0, D, nt + 1).astype(int)
         if nt == 1:
