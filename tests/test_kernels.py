@@ -268,7 +268,8 @@ def test_compiled_kernel_is_cached_across_processes(tmp_path):
     code = (
         "import numpy as np\n"
         "from bayesgmm import GaussianMixture, _numba\n"
-        "GaussianMixture(2, random_state=0).fit(np.random.default_rng(0).normal(size=(300, 2)))\n"
+        "X = np.random.default_rng(0).normal(size=(300, 2))\n"
+        "GaussianMixture(2, engine='numba', random_state=0).fit(X)  # numpy below AUTO_NUMBA_MIN_ROWS\n"
         "s = _numba.stats_blocks.stats\n"
         "print(sum(s.cache_hits.values()), sum(s.cache_misses.values()))\n"
     )
