@@ -131,33 +131,6 @@ class MixtureDraws:
         dens = dens.reshape(self.shape + (len(probes),))
         return {f"log_density[{q}]": dens[..., q] for q in range(len(probes))}
 
-    def densities(self, X: np.ndarray, *, pointwise: bool = True) -> tuple[np.ndarray | None, dict]:
-        """One numpy pass over ``X`` per draw (the reference :meth:`log_likelihood` and
-        :meth:`probe_log_densities` are tested against).
-
-        Returns
-        -------
-        pointwise : array (chains, draws, n_samples) or None
-            ``log p(x_i | draw)``; None unless ``pointwise``.
-        invariant : dict of name -> array (chains, draws)
-            ``log_likelihood`` (the sum over rows) and ``log_density[q]`` at the probe
-            points of :func:`bayesgmm.bayes.diagnostics.probe_points`.
-        """
-        probes = probe_points(X)
-        total = np.empty(self.shape)
-        at_probes = np.empty(self.shape + (len(probes),))
-        ll = np.empty(self.shape + (X.shape[0],)) if pointwise else None
-        for c, j, W in self.natural_parameters():
-            row = _kernels.log_prob_resp(X, W, self.shift, self.kind)[0]
-            total[c, j] = row.sum()
-            at_probes[c, j] = _kernels.log_prob_resp(probes, W, self.shift, self.kind)[0]
-            if ll is not None:
-                ll[c, j] = row
-        invariant = {"log_likelihood": total}
-        for q in range(len(probes)):
-            invariant[f"log_density[{q}]"] = at_probes[..., q]
-        return ll, invariant
-
 
 def invariant_quantities(
     draws: MixtureDraws, X: np.ndarray, total: np.ndarray | None, idata, *, threads: int | None = None
