@@ -177,6 +177,44 @@ def _full_update(nk, s1, s2, m0, ms, iw_df, iw_scale, mu, chol):  # pragma: no c
 
 
 @njit(cache=True)
+def _hierarchical_scale(chol, full, g0, G0, iw_df, iw_scale):  # pragma: no cover - compiled
+    """Overwrite ``iw_scale`` with ``2 C0``, ``C0 | Sigma_1..K ~ W(g0 + K iw_df / 2, G0 +
+    sum_k Sigma_k^-1)`` in the rate convention of :mod:`bayesgmm.bayes._gibbs_priors`
+    (``chol[k] @ chol[k].T = Sigma_k^-1``): per feature a Gamma draw for the diagonal model,
+    else Bartlett's decomposition of the Wishart with ``2 (g0 + K iw_df / 2)`` degrees of
+    freedom and scale ``(2 (G0 + sum_k Sigma_k^-1))^-1``."""
+    k_max, d = chol.shape[0], chol.shape[1]
+    shape = g0 + 0.5 * k_max * iw_df
+    if not full:
+        for f in range(d):
+            rate = G0[f, f]
+            for k in range(k_max):
+                rate += chol[k, f, f] ** 2
+            iw_scale[f, f] = 2.0 * np.random.gamma(shape) / rate
+        return
+    rate = G0.copy()
+    for k in range(k_max):
+        rate += _gram(chol[k])
+    lower = np.linalg.cholesky(np.linalg.inv(2.0 * rate))
+    bart = np.zeros((d, d))
+    for a in range(d):
+        bart[a, a] = math.sqrt(np.random.chisquare(2.0 * shape - a))
+        for j in range(a):
+            bart[a, j] = np.random.standard_normal()
+    factor = np.zeros((d, d))
+    for a in range(d):
+        for j in range(a + 1):
+            t = 0.0
+            for m in range(j, a + 1):
+                t += lower[a, m] * bart[m, j]
+            factor[a, j] = t
+    gram = _gram(factor)
+    for a in range(d):
+        for j in range(d):
+            iw_scale[a, j] = 2.0 * gram[a, j]
+
+
+@njit(cache=True)
 def run_chain(
     X,
     z,
@@ -198,12 +236,16 @@ def run_chain(
     out_cov,
     out_nk,
     out_ll,
+    hier_g0,
+    hier_G0,
 ):  # pragma: no cover - compiled
     """One chain of the Gibbs sampler of :mod:`bayesgmm.bayes.gibbs`, every step compiled,
     from the allocation ``z`` and the starting scales (``var`` for the diagonal model,
     ``chol`` the precision factors for the full one); numba's generator seeded with ``seed``.
     The diagonal model's variances have the HalfNormal prior on their square roots
-    (``halfnormal``) or the one-feature inverse-Wishart ``IG(iw_df / 2, iw_scale[f, f] / 2)``."""
+    (``halfnormal``) or the one-feature inverse-Wishart ``IG(iw_df / 2, iw_scale[f, f] / 2)``.
+    With ``hier_g0 > 0`` (the hierarchical prior, :mod:`bayesgmm.bayes._gibbs_priors`)
+    ``iw_scale`` is redrawn every sweep by :func:`_hierarchical_scale`."""
     np.random.seed(seed)
     n, d = X.shape
     k_max = alpha.shape[0]
@@ -244,6 +286,8 @@ def run_chain(
                 chol,
                 singleton_steps,
             )
+        if hier_g0 > 0.0:
+            _hierarchical_scale(chol, full, hier_g0, hier_G0, iw_df, iw_scale)
         for k in range(k_max):
             logdet[k] = 0.0
             for a in range(d):

@@ -128,6 +128,24 @@ def inverse_wishart_precisions(scatter, nk, hyper, rng):
     return lower @ a
 
 
+def hierarchical_scale(prec, hyper, rng):
+    """``2 C0`` for the next sweep's ``iw_scale``, ``C0 | Sigma_1..K ~ W(g0 + K c0, G0 +
+    sum_k Sigma_k^-1)`` (rate convention, ``c0 = iw_df / 2``; :mod:`bayesgmm.bayes._gibbs_priors`)
+    given the precisions ``prec``: (K, d) ``1 / sigma^2`` of the diagonal model (a Gamma per
+    feature) or (K, d, d) ``Sigma_k^-1`` (a Wishart with ``2 (g0 + K c0)`` degrees of
+    freedom and scale ``(2 (G0 + sum_k Sigma_k^-1))^-1``, by Bartlett's decomposition)."""
+    shape = hyper["hier_g0"] + 0.5 * prec.shape[0] * hyper["iw_df"]
+    rate = hyper["hier_G0"] + (np.diag(prec.sum(axis=0)) if prec.ndim == 2 else prec.sum(axis=0))
+    d = rate.shape[0]
+    if prec.ndim == 2:
+        return np.diag(2.0 * rng.gamma(shape, size=d) / np.diagonal(rate))
+    lower = np.linalg.cholesky(np.linalg.inv(2.0 * rate))
+    a = np.tril(rng.standard_normal((d, d)), -1)
+    a[np.arange(d), np.arange(d)] = np.sqrt(rng.chisquare(2.0 * shape - np.arange(d)))
+    factor = lower @ a
+    return 2.0 * factor @ factor.T
+
+
 # ----------------------------------------------------------------------------- one chain
 def initial_state(X, z, k_max, hyper):
     """Statistics of the starting allocation and a covariance per component (its scatter
@@ -167,6 +185,7 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step):
     z = np.empty(n, dtype=np.int64)
     out = empty_draws(draws, k_max, d)
     diag_kind = hyper["kind"] == "diag"
+    hyper = dict(hyper)  # the hierarchical prior's step replaces its iw_scale
     for t in range(tune + draws):
         logw = log_dirichlet(hyper["alpha"] + nk, rng)
         if diag_kind:
@@ -187,6 +206,10 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step):
                 s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
             )
             scale = chol = inverse_wishart_precisions(scatter, nk, hyper, rng)
+        if hyper.get("hier_g0", 0.0) > 0.0:
+            hyper["iw_scale"] = hierarchical_scale(
+                1.0 / scale if diag_kind else chol @ np.swapaxes(chol, 1, 2), hyper, rng
+            )
         logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         ll = step(X, logw, mu, chol, logdet, rng.random(n), z, nk, s1, s2)
         if t >= tune:

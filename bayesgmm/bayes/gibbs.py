@@ -65,7 +65,7 @@ __all__ = [
     "sample_sparse_mixture",
 ]
 
-SCALE_PRIORS = ("inverse_wishart", "halfnormal")
+SCALE_PRIORS = ("inverse_wishart", "halfnormal", "hierarchical")
 #: Degrees of freedom of the inverse-Wishart prior beyond the dimension (nu0 = d + 4).
 IW_EXTRA_DF = 4
 #: Psi0 = IW_SCALE * diag(sd_scale^2).
@@ -142,6 +142,10 @@ def gibbs_priors(
         iw_df=float((d if kind == "full" else 1) + IW_EXTRA_DF),
         iw_scale=np.diag(IW_SCALE * hyper["sd_scale"] ** 2),
     )
+    if scale_prior == "hierarchical":
+        from ._gibbs_priors import hierarchical_hyper
+
+        hyper.update(hierarchical_hyper(priors, X, kind))
     return hyper
 
 
@@ -166,12 +170,14 @@ def _chain_numba(X, z0, hyper, draws, tune, rng):
         full,
         hyper["scale_prior"] == "halfnormal",
         hyper["iw_df"],
-        hyper["iw_scale"],
+        hyper["iw_scale"].copy(),  # the hierarchical prior's step overwrites it
         var,
         chol,
         SINGLETON_MH_STEPS,
         tune,
         *out.values(),
+        hyper.get("hier_g0", 0.0),
+        hyper.get("hier_G0", np.zeros((d, d))),
     )
     return out
 
