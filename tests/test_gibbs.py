@@ -97,6 +97,71 @@ def test_inverse_gamma_and_wishart_conditionals_match_scipy(rng):
         assert_allclose(np.quantile(var[:, f], [0.1, 0.5, 0.9]), oracle.ppf([0.1, 0.5, 0.9]), rtol=0.04)
 
 
+def _numba_hierarchical_draws(chol, full, g0, G0, iw_df, m, seed):
+    from numba import njit
+
+    from bayesgmm.bayes._gibbs_numba import _hierarchical_scale
+
+    @njit
+    def draws(chol, full, g0, G0, iw_df, m, seed):
+        np.random.seed(seed)
+        out = np.zeros((m, G0.shape[0], G0.shape[0]))
+        for i in range(m):
+            _hierarchical_scale(chol, full, g0, G0, iw_df, out[i])
+        return out
+
+    return draws(chol, full, g0, G0, iw_df, m, seed)
+
+
+def test_hierarchical_scale_step_matches_scipy(rng):
+    """C0 | Sigma_1..K ~ W(g0 + K c0, G0 + sum_k Sigma_k^-1) in the rate convention: scipy's
+    Wishart with 2 (g0 + K c0) degrees of freedom and scale (2 (G0 + sum Sigma_k^-1))^-1, and
+    for the diagonal model a Gamma per feature; both engines draw iw_scale = 2 C0."""
+    G0 = np.array([[0.7, 0.0], [0.0, 1.3]])
+    prec = np.array([[[2.0, 0.5], [0.5, 1.0]], [[1.0, -0.2], [-0.2, 3.0]], [[0.5, 0.1], [0.1, 0.4]]])
+    hyper = {"hier_g0": 1.0, "hier_G0": G0, "iw_df": 6.0}
+    m = 10000
+    oracle = stats.wishart(df=2 * (1.0 + 3 * 3.0), scale=np.linalg.inv(2 * (G0 + prec.sum(axis=0))))
+    engines = {
+        "numpy": np.array([gn.hierarchical_scale(prec, hyper, rng) for _ in range(m)]) / 2,
+        "numba": _numba_hierarchical_draws(np.linalg.cholesky(prec), True, 1.0, G0, 6.0, m, 1) / 2,
+    }
+    for c0 in engines.values():
+        assert_within(c0.mean(axis=0), oracle.mean(), 4 * np.sqrt(oracle.var() / m))
+        assert_allclose(c0.var(axis=0), oracle.var(), rtol=0.06)
+    var = np.array([[0.5, 2.0], [1.0, 4.0], [3.0, 0.2]])  # diagonal model: (K, d) variances
+    chol = np.zeros((3, 2, 2))
+    chol[:, [0, 1], [0, 1]] = 1 / np.sqrt(var)
+    hyper = {"hier_g0": 0.5, "hier_G0": G0, "iw_df": 5.0}
+    engines = {
+        "numpy": np.array([gn.hierarchical_scale(1 / var, hyper, rng) for _ in range(m)]) / 2,
+        "numba": _numba_hierarchical_draws(chol, False, 0.5, G0, 5.0, m, 2) / 2,
+    }
+    qs = [0.1, 0.5, 0.9]
+    for c0 in engines.values():
+        assert_allclose(c0[:, 0, 1], 0.0)
+        for f in range(2):
+            oracle = stats.gamma(0.5 + 3 * 2.5, scale=1 / (G0[f, f] + np.sum(1 / var[:, f])))
+            assert_allclose(np.quantile(c0[:, f, f], qs), oracle.ppf(qs), rtol=0.03)
+
+
+def test_hierarchical_hyper_parameters():
+    """c0 = 2.5 + (r - 1) / 2, g0 = 0.5 + (r - 1) / 2, G0 = 100 g0 / c0 diag(1 / R^2), the
+    means' prior centred on the midpoint with the range as its scale unless Priors sets them."""
+    X = np.array([[0.0, 1.0], [4.0, -1.0], [1.0, 0.0]])
+    full = gibbs_priors(Priors(alpha=0.01), X, 3, "full", "hierarchical")
+    assert full["iw_df"] == 2 * 3.0 and full["hier_g0"] == 1.0
+    assert_allclose(full["hier_G0"], np.diag(100 * 1.0 / 3.0 / np.array([16.0, 4.0])))
+    assert_allclose(full["iw_scale"], 2 * 1.0 * np.linalg.inv(full["hier_G0"]))  # 2 E[C0]
+    assert_allclose(full["mean_loc"], [2.0, 0.0])
+    assert_allclose(full["mean_scale"], [4.0, 2.0])
+    diag = gibbs_priors(Priors(alpha=0.01, mean_loc=1.0, mean_scale=3.0), X, 3, "diag", "hierarchical")
+    assert diag["kind"] == "diag" and diag["iw_df"] == 5.0 and diag["hier_g0"] == 0.5
+    assert_allclose(diag["hier_G0"], np.diag(20.0 / np.array([16.0, 4.0])))
+    assert_allclose(diag["mean_loc"], [1.0, 1.0])
+    assert_allclose(diag["mean_scale"], [3.0, 3.0])
+
+
 @pytest.mark.parametrize("d", [1, 3])
 def test_allocation_step_compiled_equals_numpy_and_scipy(d, rng):
     n, k = 300, 4
@@ -167,12 +232,70 @@ def _exact_occupied(scale_prior: str, k: int = 3) -> np.ndarray:
     return post / post.sum()
 
 
+def _exact_occupied_hierarchical(k: int = 3) -> np.ndarray:
+    """P(number of occupied components) for X4 under the hierarchical prior: tau | C0 ~
+    IG(2.5, C0), C0 ~ Gamma(0.5, rate 20 / R^2) (R = 3.5, the range of X4). The groups of an
+    allocation share C0, so the product of their marginals given C0 is integrated against
+    its prior; the integrals over tau and C0 are sums on fine grids in log scale (the
+    mean's integral in closed form, as in :func:`_exact_occupied`)."""
+    u = np.linspace(np.log(1e-5), np.log(1e4), 4000)
+    tau = np.exp(u)
+    v = np.linspace(np.log(1e-9), np.log(1e3), 3000)
+    c0 = np.exp(v)[:, None]
+    ig = np.exp(2.5 * np.log(c0) - gammaln(2.5) - 3.5 * np.log(tau) - c0 / tau) * tau * (u[1] - u[0])
+    c0_weight = stats.gamma(0.5, scale=3.5**2 / 20).pdf(c0[:, 0]) * c0[:, 0] * (v[1] - v[0])
+    given_c0 = {}  # a group's marginal likelihood for each C0 on the grid
+    for m in range(1, X4.size + 1):
+        for idx in itertools.combinations(range(X4.size), m):
+            xg = X4[list(idx)]  # N(xg | 0, tau I + 2.25 1 1^T), eigen-decomposed
+            quad = np.sum(xg**2) / tau - 2.25 * xg.sum() ** 2 / (tau * (tau + 2.25 * m))
+            logdet = (m - 1) * np.log(tau) + np.log(tau + 2.25 * m)
+            given_c0[idx] = ig @ np.exp(-0.5 * (m * np.log(2 * np.pi) + logdet + quad))
+    post = np.zeros(k)
+    for z in itertools.product(range(k), repeat=X4.size):
+        z = np.array(z)
+        nk = np.bincount(z, minlength=k)
+        log_pz = gammaln(k * 0.5) - gammaln(k * 0.5 + X4.size) + np.sum(gammaln(0.5 + nk) - gammaln(0.5))
+        lik = np.prod([given_c0[tuple(np.flatnonzero(z == j))] for j in range(k) if nk[j]], axis=0)
+        post[(nk > 0).sum() - 1] += np.exp(log_pz) * np.sum(c0_weight * lik)
+    return post / post.sum()
+
+
+def test_grid_enumeration_reproduces_the_quadrature():
+    """The grids of the hierarchical oracle, with C0 held at the fixed prior's value instead
+    of integrated, give the quadrature oracle of the fixed prior."""
+    u = np.linspace(np.log(1e-5), np.log(1e4), 4000)
+    tau = np.exp(u)
+    xg = X4[[0, 2, 3]]
+    quad = np.sum(xg**2) / tau - 2.25 * xg.sum() ** 2 / (tau * (tau + 6.75))
+    dens = np.exp(-0.5 * (3 * np.log(2 * np.pi) + 2 * np.log(tau) + np.log(tau + 6.75) + quad))
+    grid = np.sum(dens * stats.invgamma(2.5, scale=0.25).pdf(tau) * tau) * (u[1] - u[0])
+    ref = integrate.quad(
+        lambda t: (
+            stats.multivariate_normal.pdf(xg, np.zeros(3), t * np.eye(3) + 2.25)
+            * stats.invgamma(2.5, scale=0.25).pdf(t)
+        ),
+        0,
+        np.inf,
+        epsrel=1e-10,
+        epsabs=0,
+    )[0]
+    assert_allclose(grid, ref, rtol=1e-6)
+
+
 @pytest.mark.parametrize(
     "scale_prior, engine, draws",
-    [("inverse_wishart", "numba", 20000), ("halfnormal", "numba", 20000), ("inverse_wishart", "numpy", 1500)],
+    [
+        ("inverse_wishart", "numba", 20000),
+        ("halfnormal", "numba", 20000),
+        ("inverse_wishart", "numpy", 1500),
+        ("hierarchical", "numba", 20000),
+        # the numpy chain needs this many sweeps for the count's ESS to pass: a slow test
+        pytest.param("hierarchical", "numpy", 4000, marks=pytest.mark.slow),
+    ],
 )
 def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws):
-    exact = _exact_occupied(scale_prior)
+    exact = _exact_occupied_hierarchical() if scale_prior == "hierarchical" else _exact_occupied(scale_prior)
     g = sample_sparse_mixture(
         X4[:, None],
         3,
@@ -190,7 +313,8 @@ def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws)
     assert g.diagnostics["invariant_ok"]
 
 
-def test_full_covariance_compiled_and_numpy_chains_agree():
+@pytest.mark.parametrize("scale_prior", ["inverse_wishart", "hierarchical"])
+def test_full_covariance_compiled_and_numpy_chains_agree(scale_prior):
     """Two features, full covariances: the compiled chain and the numpy one (written
     separately, with different random streams) give the same occupied posterior."""
     X = np.array([[-1.0, 0.2], [-0.6, -0.4], [0.9, 0.5], [2.5, 1.8], [2.2, 2.6]])
@@ -198,7 +322,15 @@ def test_full_covariance_compiled_and_numpy_chains_agree():
     got = {}
     for engine, draws in (("numba", 20000), ("numpy", 1500)):
         g = sample_sparse_mixture(
-            X, 3, priors=pri, draws=draws, tune=200, chains=2, random_state=3, engine=engine
+            X,
+            3,
+            priors=pri,
+            scale_prior=scale_prior,
+            draws=draws,
+            tune=200,
+            chains=2,
+            random_state=3,
+            engine=engine,
         )
         got[engine] = (np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size, g.diagnostics)
     p, ess = got["numba"][0], got["numpy"][1]["invariant"]["occupied"]["ess_bulk"]

@@ -43,6 +43,11 @@ the data exactly as for the NUTS model (:mod:`bayesgmm.bayes.model`):
   ``exp(-(tau' - tau) / (2 sd_scale^2))``, close to 1) or, for a one-observation component,
   the prior; an empty component's is drawn from the prior. With this option the sampler
   targets exactly the posterior of :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`.
+- ``scale_prior="hierarchical"``: Malsiner-Walli et al.'s own prior
+  (:mod:`bayesgmm.bayes._gibbs_priors`): the inverse-Wishart above with its scale
+  ``Psi0 = 2 C0`` unknown, ``C0`` under a Wishart hyper-prior set from the data's range and
+  drawn in one more Gibbs step per sweep, and -- unless ``priors`` sets them -- the means'
+  Normal prior centred on the midpoint of the range with the range as its standard deviation.
 """
 
 from __future__ import annotations
@@ -120,7 +125,9 @@ def gibbs_priors(
     """Hyper-parameters for data ``X``: those of ``priors`` (a :class:`Priors`, or None for
     the defaults) resolved as for the NUTS model, plus ``kind`` ("full": one covariance
     matrix per component; "diag": one variance per feature), ``scale_prior`` and the
-    inverse-Wishart's ``iw_df`` and ``iw_scale`` (for "diag", those of one feature)."""
+    inverse-Wishart's ``iw_df`` and ``iw_scale`` (for "diag", those of one feature); for
+    ``"hierarchical"`` also ``hier_g0`` and ``hier_G0``, with ``iw_scale`` the starting value
+    of the scale the sampler redraws (:func:`~bayesgmm.bayes._gibbs_priors.hierarchical_hyper`)."""
     from .model import Priors
 
     if priors is None:
@@ -236,7 +243,7 @@ def sample_sparse_mixture(
         Usually with a sparse ``alpha`` (:data:`~bayesgmm.bayes.occupancy.SPARSE_ALPHA`).
         See the module docstring for how each hyper-parameter is used.
     covariance_type : {"full", "diag"}, default="full"
-    scale_prior : {"inverse_wishart", "halfnormal"}, default="inverse_wishart"
+    scale_prior : {"inverse_wishart", "halfnormal", "hierarchical"}, default="inverse_wishart"
         The prior on the covariances (module docstring).
     draws, tune : int
         Sweeps kept per chain, and sweeps discarded before them.
