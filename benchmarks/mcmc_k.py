@@ -48,6 +48,8 @@ def fit_one(X, k, seed, args) -> dict:
     from bayesgmm.bayes.sampling import BayesianGaussianMixture
 
     kwargs = dict(draws=args.draws, tune=args.tune, chains=args.chains, random_state=seed)
+    if getattr(args, "sampler", None):  # older code has no such argument: leave it out there
+        kwargs["sampler"] = args.sampler
     if args.alpha is not None:
         from bayesgmm.bayes.model import Priors
 
@@ -59,11 +61,10 @@ def fit_one(X, k, seed, args) -> dict:
         w = waic(bayes)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ll = bayes.idata_.log_likelihood["x"].values.sum(axis=-1)
-    lp = bayes.idata_.sample_stats["lp"].values
+    stats = getattr(bayes.idata_, "sample_stats", {})  # the Gibbs sampler records none
     rhat_ll, ess_ll = _rhat_ess(ll)
-    rhat_lp, ess_lp = _rhat_ess(lp)
+    rhat_lp, ess_lp = _rhat_ess(stats["lp"].values) if "lp" in stats else (float("nan"), float("nan"))
     dg = bayes.diagnostics_
-    stats = bayes.idata_.sample_stats
     steps = float(stats["n_steps"].mean()) if "n_steps" in stats else float("nan")
     return {
         "steps": steps,
@@ -114,6 +115,7 @@ def main() -> None:
     p.add_argument("--tune", type=int, default=500)
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--alpha", type=float, default=None, help="Dirichlet concentration (default: the model's)")
+    p.add_argument("--sampler", default=None, help="BayesianGaussianMixture's sampler (default: its own)")
     p.add_argument("--json", default=None, help="write the rows to this file")
     args = p.parse_args()
 

@@ -364,8 +364,8 @@ def test_fit_occupied_components_defaults_to_gibbs():
 
 def test_bad_arguments():
     X = np.zeros((10, 2)) + np.arange(10)[:, None]
-    with pytest.raises(ValueError, match="'scale_prior' parameter 'halfnormal' needs one feature"):
-        sample_sparse_mixture(X, 3, scale_prior="halfnormal")
+    # the NUTS model's HalfNormal / LKJ prior is available for full covariances too
+    assert gibbs_priors(None, X, 3, "full", "halfnormal")["kind"] == "full"
     with pytest.raises(ValueError, match="The 'scale_prior' parameter must be one of"):
         gibbs_priors(None, X, 3, "full", "wishart")
     with pytest.raises(ValueError, match="The 'engine' parameter must be one of"):

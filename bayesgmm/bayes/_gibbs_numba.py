@@ -215,6 +215,78 @@ def _hierarchical_scale(chol, full, g0, G0, iw_df, iw_scale):  # pragma: no cove
 
 
 @njit(cache=True)
+def _log_prior_excess(prec_chol, sd_scale, eta, iw_df, iw_scale):  # pragma: no cover - compiled
+    """``log p(Sigma) - log IW(Sigma | iw_df, iw_scale)`` up to a constant, at ``Sigma =
+    (L L^T)^-1`` for the precision factor ``L = prec_chol``: ``p`` is the NUTS model's prior
+    (HalfNormal(sd_scale) standard deviations, LKJ(eta) correlations; as a density of Sigma
+    it carries the Jacobian ``1 / (2^d prod s_f^d)`` of ``(s, R) -> Sigma``)."""
+    d = prec_chol.shape[0]
+    prec = _gram(prec_chol)
+    cov = np.linalg.inv(prec)
+    logdet = 0.0
+    for a in range(d):
+        logdet -= 2.0 * math.log(prec_chol[a, a])
+    out = 0.5 * (iw_df + d + 1.0) * logdet
+    sum_log_var = 0.0
+    for f in range(d):
+        out -= cov[f, f] / (2.0 * sd_scale[f] ** 2) + 0.5 * d * math.log(cov[f, f])
+        sum_log_var += math.log(cov[f, f])
+        for g in range(d):
+            out += 0.5 * iw_scale[f, g] * prec[g, f]
+    return out + (eta - 1.0) * (logdet - sum_log_var)
+
+
+@njit(cache=True)
+def _lkj_prior_draw(sd_scale, eta, prec_chol):  # pragma: no cover - compiled
+    """Fill ``prec_chol`` with the precision factor of a draw of the NUTS model's prior:
+    standard deviations ``|N(0, sd_scale)|`` and an LKJ(eta) correlation matrix by the onion
+    method (Lewandowski, Kurowicka & Joe 2009; as PyMC's ``LKJCorr``)."""
+    d = sd_scale.shape[0]
+    corr = np.zeros((d, d))  # its lower Cholesky factor
+    corr[0, 0] = 1.0
+    if d > 1:
+        beta = eta - 1.0 + d / 2.0
+        r = 2.0 * np.random.beta(beta, beta) - 1.0
+        corr[1, 0] = r
+        corr[1, 1] = math.sqrt(1.0 - r * r)
+        for m in range(2, d):
+            beta -= 0.5
+            y = np.random.beta(m / 2.0, beta)
+            e = np.random.standard_normal(m)
+            norm = math.sqrt(np.sum(e * e))
+            for j in range(m):
+                corr[m, j] = math.sqrt(y) * e[j] / norm
+            corr[m, m] = math.sqrt(1.0 - y)
+    lower = np.zeros((d, d))
+    for a in range(d):
+        s = sd_scale[a] * abs(np.random.standard_normal())
+        for j in range(a + 1):
+            lower[a, j] = s * corr[a, j]
+    prec_chol[:, :] = np.linalg.cholesky(np.linalg.inv(_gram(lower)))
+
+
+@njit(cache=True)
+def _full_update_lkj(nk, s1, s2, m0, ms, iw_df, iw_scale, sd_scale, eta, mu, chol, steps):  # pragma: no cover
+    """``steps`` rounds of (each mean given its covariance; each covariance given its mean)
+    under the NUTS model's HalfNormal / LKJ prior: the covariance is proposed from its
+    inverse-Wishart conditional (:func:`_full_update`) and accepted with the ratio of the
+    two priors (the likelihood cancels), an empty component's drawn from the prior."""
+    k_max = mu.shape[0]
+    for _ in range(steps):
+        old = chol.copy()
+        _full_update(nk, s1, s2, m0, ms, iw_df, iw_scale, mu, chol)
+        for k in range(k_max):
+            if nk[k] == 0:
+                _lkj_prior_draw(sd_scale, eta, chol[k])
+                continue
+            log_ratio = _log_prior_excess(chol[k], sd_scale, eta, iw_df, iw_scale) - _log_prior_excess(
+                old[k], sd_scale, eta, iw_df, iw_scale
+            )
+            if not math.log(np.random.random()) < log_ratio:
+                chol[k] = old[k]
+
+
+@njit(cache=True)
 def run_chain(
     X,
     z,
@@ -238,14 +310,18 @@ def run_chain(
     out_ll,
     hier_g0,
     hier_G0,
+    lkj_eta,
+    thin,
 ):  # pragma: no cover - compiled
     """One chain of the Gibbs sampler of :mod:`bayesgmm.bayes.gibbs`, every step compiled,
     from the allocation ``z`` and the starting scales (``var`` for the diagonal model,
     ``chol`` the precision factors for the full one); numba's generator seeded with ``seed``.
     The diagonal model's variances have the HalfNormal prior on their square roots
-    (``halfnormal``) or the one-feature inverse-Wishart ``IG(iw_df / 2, iw_scale[f, f] / 2)``.
-    With ``hier_g0 > 0`` (the hierarchical prior, :mod:`bayesgmm.bayes._gibbs_priors`)
-    ``iw_scale`` is redrawn every sweep by :func:`_hierarchical_scale`."""
+    (``halfnormal``) or the one-feature inverse-Wishart ``IG(iw_df / 2, iw_scale[f, f] / 2)``;
+    the full model's covariances the inverse-Wishart or, with ``halfnormal``, the NUTS
+    model's HalfNormal / LKJ(``lkj_eta``) prior. With ``hier_g0 > 0`` (the hierarchical
+    prior, :mod:`bayesgmm.bayes._gibbs_priors`) ``iw_scale`` is redrawn every sweep by
+    :func:`_hierarchical_scale`. One draw is kept every ``thin`` sweeps."""
     np.random.seed(seed)
     n, d = X.shape
     k_max = alpha.shape[0]
@@ -263,9 +339,13 @@ def run_chain(
     logdet = np.empty(k_max)
     u = np.empty(n)
     draws = out_ll.shape[0]
-    for t in range(tune + draws):
+    for t in range(tune + draws * thin):
         _log_dirichlet(alpha + nk, logw)
-        if full:
+        if full and halfnormal:
+            _full_update_lkj(
+                nk, s1, s2, m0, ms, iw_df, iw_scale, sd_scale, lkj_eta, mu, chol, singleton_steps
+            )
+        elif full:
             _full_update(nk, s1, s2, m0, ms, iw_df, iw_scale, mu, chol)
         else:
             ig_scale = np.empty(d)
@@ -295,8 +375,8 @@ def run_chain(
         for i in range(n):
             u[i] = np.random.random()
         ll = allocate(X, logw, mu, chol, logdet, u, z, nk, s1, s2)
-        if t >= tune:
-            j = t - tune
+        if t >= tune and (t - tune) % thin == thin - 1:
+            j = (t - tune) // thin
             for k in range(k_max):
                 out_w[j, k] = math.exp(logw[k])
                 out_nk[j, k] = nk[k]

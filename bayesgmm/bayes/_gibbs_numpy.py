@@ -146,6 +146,76 @@ def hierarchical_scale(prec, hyper, rng):
     return 2.0 * factor @ factor.T
 
 
+def log_prior_excess(chol, hyper):
+    """``log p(Sigma_k) - log IW(Sigma_k | iw_df, iw_scale)`` (K,), up to a constant, at
+    ``Sigma_k = (L_k L_k^T)^-1`` for the precision factors ``chol`` (K, d, d): ``p`` is the
+    NUTS model's prior (HalfNormal standard deviations, LKJ correlations), as a density of
+    Sigma, i.e. with the Jacobian ``1 / (2^d prod_f s_f^d)`` of ``(s, R) -> Sigma``."""
+    d = chol.shape[-1]
+    prec = chol @ np.swapaxes(chol, 1, 2)
+    var = np.diagonal(np.linalg.inv(prec), axis1=1, axis2=2)
+    logdet = -2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
+    sum_log_var = np.log(var).sum(axis=1)
+    target = (
+        -np.sum(var / (2.0 * hyper["sd_scale"] ** 2), axis=1)
+        - 0.5 * d * sum_log_var
+        + (hyper["lkj_eta"] - 1.0) * (logdet - sum_log_var)
+    )
+    log_iw = -0.5 * (hyper["iw_df"] + d + 1.0) * logdet - 0.5 * np.einsum(
+        "ab,kba->k", hyper["iw_scale"], prec
+    )
+    return target - log_iw
+
+
+def lkj_prior_precisions(k, hyper, rng):
+    """Precision factors of ``k`` draws of the NUTS model's prior on a covariance:
+    ``|N(0, sd_scale)|`` standard deviations and LKJ(eta) correlations (onion method,
+    Lewandowski, Kurowicka & Joe 2009)."""
+    d = hyper["sd_scale"].shape[0]
+    eta = hyper["lkj_eta"]
+    corr = np.zeros((k, d, d))
+    corr[:, 0, 0] = 1.0
+    if d > 1:
+        beta = eta - 1.0 + d / 2.0
+        r = 2.0 * rng.beta(beta, beta, size=k) - 1.0
+        corr[:, 1, 0] = r
+        corr[:, 1, 1] = np.sqrt(1.0 - r**2)
+        for m in range(2, d):
+            beta -= 0.5
+            y = rng.beta(m / 2.0, beta, size=k)
+            e = rng.standard_normal((k, m))
+            corr[:, m, :m] = np.sqrt(y)[:, None] * e / np.linalg.norm(e, axis=1, keepdims=True)
+            corr[:, m, m] = np.sqrt(1.0 - y)
+    lower = np.abs(rng.standard_normal((k, d)))[:, :, None] * hyper["sd_scale"][:, None] * corr
+    return np.linalg.cholesky(np.linalg.inv(lower @ np.swapaxes(lower, 1, 2)))
+
+
+def lkj_full_update(chol, s1, s2, nk, hyper, rng, steps=SINGLETON_MH_STEPS):
+    """``steps`` rounds of (means given covariances; covariances given means) under the NUTS
+    model's HalfNormal / LKJ prior: each covariance is proposed from its inverse-Wishart
+    conditional and accepted with the ratio of the two priors (the likelihood cancels); an
+    empty component's is drawn from the prior. Returns ``(mu, chol)``."""
+    empty = nk == 0
+    for _ in range(steps):
+        mu, prop = _conjugate_full_update(chol, s1, s2, nk, hyper, rng)
+        log_ratio = log_prior_excess(prop, hyper) - log_prior_excess(chol, hyper)
+        accept = np.log(rng.random(nk.shape[0])) < log_ratio
+        chol = np.where(accept[:, None, None], prop, chol)
+        if empty.any():
+            chol[empty] = lkj_prior_precisions(int(empty.sum()), hyper, rng)
+    return mu, chol
+
+
+def _conjugate_full_update(chol, s1, s2, nk, hyper, rng):
+    """Each mean given its covariance, then each covariance from its inverse-Wishart
+    conditional given the mean: ``(mu, chol)``."""
+    prec = chol @ np.swapaxes(chol, 1, 2)
+    mu = normal_means(nk[:, None, None] * prec, (prec @ s1[..., None])[..., 0], hyper, rng)
+    outer = mu[:, :, None] * s1[:, None, :]
+    scatter = s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
+    return mu, inverse_wishart_precisions(scatter, nk, hyper, rng)
+
+
 # ----------------------------------------------------------------------------- one chain
 def initial_state(X, z, k_max, hyper):
     """Statistics of the starting allocation and a covariance per component (its scatter
@@ -178,7 +248,9 @@ def empty_draws(draws: int, k_max: int, d: int) -> dict[str, np.ndarray]:
     }
 
 
-def numpy_chain(X, z0, hyper, draws, tune, rng, step):
+def numpy_chain(X, z0, hyper, draws, tune, rng, step, thin=1):
+    """One chain in numpy from the allocation ``z0``: ``tune`` sweeps discarded, then one
+    draw kept every ``thin`` sweeps."""
     n, d = X.shape
     k_max = hyper["alpha"].shape[0]
     (nk, s1, s2), scale = initial_state(X, z0, k_max, hyper)
@@ -186,7 +258,7 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step):
     out = empty_draws(draws, k_max, d)
     diag_kind = hyper["kind"] == "diag"
     hyper = dict(hyper)  # the hierarchical prior's step replaces its iw_scale
-    for t in range(tune + draws):
+    for t in range(tune + draws * thin):
         logw = log_dirichlet(hyper["alpha"] + nk, rng)
         if diag_kind:
             mu = normal_means(nk[:, None] / scale, s1 / scale, hyper, rng)
@@ -198,22 +270,20 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step):
                 scale = inverse_gamma_variances(ss, nk, hyper, rng)
             chol = np.zeros((k_max, d, d))
             chol[:, np.arange(d), np.arange(d)] = 1.0 / np.sqrt(scale)
+        elif hyper["scale_prior"] == "halfnormal":
+            mu, scale = lkj_full_update(scale, s1, s2, nk, hyper, rng)
+            chol = scale
         else:
-            prec = scale @ np.swapaxes(scale, 1, 2)
-            mu = normal_means(nk[:, None, None] * prec, (prec @ s1[..., None])[..., 0], hyper, rng)
-            outer = mu[:, :, None] * s1[:, None, :]
-            scatter = (
-                s2 - outer - np.swapaxes(outer, 1, 2) + nk[:, None, None] * mu[:, :, None] * mu[:, None, :]
-            )
-            scale = chol = inverse_wishart_precisions(scatter, nk, hyper, rng)
+            mu, scale = _conjugate_full_update(scale, s1, s2, nk, hyper, rng)
+            chol = scale
         if hyper.get("hier_g0", 0.0) > 0.0:
             hyper["iw_scale"] = hierarchical_scale(
                 1.0 / scale if diag_kind else chol @ np.swapaxes(chol, 1, 2), hyper, rng
             )
         logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         ll = step(X, logw, mu, chol, logdet, rng.random(n), z, nk, s1, s2)
-        if t >= tune:
-            j = t - tune
+        if t >= tune and (t - tune) % thin == thin - 1:
+            j = (t - tune) // thin
             out["weights"][j] = np.exp(logw)
             out["means"][j] = mu
             if diag_kind:

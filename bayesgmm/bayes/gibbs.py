@@ -36,13 +36,19 @@ the data exactly as for the NUTS model (:mod:`bayesgmm.bayes.model`):
   components are only kept when the data insist -- the role of the prior on the
   covariances in Malsiner-Walli et al. (here with a fixed scale instead of their
   hierarchical one).
-- ``scale_prior="halfnormal"`` (one feature or ``"diag"`` only): the NUTS model's own
-  ``sigma[k, f] ~ HalfNormal(sd_scale[f])``. Its full conditional is not a standard
-  distribution: each variance ``tau`` gets an independence Metropolis-Hastings step whose
-  proposal is the inverse-gamma conditional of the likelihood alone (acceptance ratio
-  ``exp(-(tau' - tau) / (2 sd_scale^2))``, close to 1) or, for a one-observation component,
-  the prior; an empty component's is drawn from the prior. With this option the sampler
-  targets exactly the posterior of :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`.
+- ``scale_prior="halfnormal"``: the NUTS model's own prior, ``sigma[k, f] ~
+  HalfNormal(sd_scale[f])`` and, for ``"full"`` with two or more features, LKJ(lkj_eta)
+  correlations. Its full conditional is not a standard distribution, so the scales get
+  independence Metropolis-Hastings steps. One feature or ``"diag"``: each variance ``tau``
+  is proposed from the inverse-gamma conditional of the likelihood alone (acceptance
+  ratio ``exp(-(tau' - tau) / (2 sd_scale^2))``, close to 1) or, for a one-observation
+  component, from the prior. ``"full"``: each covariance is proposed from its
+  inverse-Wishart conditional above and accepted with the ratio of the two priors' densities
+  (the likelihood cancels), in a few rounds alternating with the means. An empty
+  component's scales are drawn from the prior (the onion method for LKJ). With this option
+  the sampler targets exactly the posterior of
+  :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture` (whose ordering of the means
+  only picks a labelling): it is that class's ``sampler="gibbs"``.
 - ``scale_prior="hierarchical"``: Malsiner-Walli et al.'s own prior
   (:mod:`bayesgmm.bayes._gibbs_priors`): the inverse-Wishart above with its scale
   ``Psi0 = 2 C0`` unknown, ``C0`` under a Wishart hyper-prior set from the data's range and
@@ -138,11 +144,6 @@ def gibbs_priors(
     hyper = dict(priors.resolve(X, k_max))
     d = X.shape[1]
     kind = "full" if covariance_type == "full" and d > 1 else "diag"
-    if scale_prior == "halfnormal" and kind == "full":
-        raise ValueError(
-            "The 'scale_prior' parameter 'halfnormal' needs one feature or covariance_type='diag'. "
-            f"Got covariance_type='full' with {d} features; use 'inverse_wishart'."
-        )
     hyper.update(
         kind=kind,
         scale_prior=scale_prior,
@@ -156,7 +157,7 @@ def gibbs_priors(
     return hyper
 
 
-def _chain_numba(X, z0, hyper, draws, tune, rng):
+def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1):
     from ._gibbs_numba import run_chain
 
     d = X.shape[1]
@@ -185,6 +186,8 @@ def _chain_numba(X, z0, hyper, draws, tune, rng):
         *out.values(),
         hyper.get("hier_g0", 0.0),
         hyper.get("hier_G0", np.zeros((d, d))),
+        float(hyper["lkj_eta"]),
+        thin,
     )
     return out
 
@@ -220,6 +223,16 @@ def starting_allocations(
     return starts
 
 
+def _check_allocation(z: Any, n: int, k_max: int) -> np.ndarray:
+    arr = np.asarray(z)
+    if arr.shape != (n,) or not np.issubdtype(arr.dtype, np.integer) or arr.min() < 0 or arr.max() >= k_max:
+        raise ValueError(
+            f"The 'starts' parameter must hold integer arrays of shape ({n},) with labels in "
+            f"0..{k_max - 1}. Got an array of shape {arr.shape} and dtype {arr.dtype}."
+        )
+    return arr.astype(np.int64)
+
+
 def sample_sparse_mixture(
     X: Any,
     k_max: int = 6,
@@ -232,6 +245,8 @@ def sample_sparse_mixture(
     chains: int = 4,
     random_state: Any = None,
     engine: str = "auto",
+    thin: int = 1,
+    starts: Any = None,
 ) -> GibbsDraws:
     """Gibbs-sample a ``k_max``-component mixture over the allocations.
 
@@ -257,6 +272,11 @@ def sample_sparse_mixture(
         installed) or the numpy one (:mod:`bayesgmm.bayes._gibbs_numpy`). Both sample the
         same posterior; their random streams differ, so a seed repeats its draws with the
         same engine.
+    thin : int, default=1
+        Sweeps per kept draw (``draws * thin`` sweeps after ``tune``).
+    starts : sequence of int arrays of shape (n_samples,), optional
+        Each chain's starting allocation (labels in ``0 .. k_max - 1``; chain ``c`` starts
+        at ``starts[c % len(starts)]``). Default: :func:`starting_allocations`.
     """
     from .._kernels import numba_available
     from .diagnostics import label_invariant_diagnostics
@@ -270,16 +290,21 @@ def sample_sparse_mixture(
     check_option(engine, "engine", ("auto", "numba", "numpy"))
     compiled = engine == "numba" or (engine == "auto" and numba_available())
     hyper = gibbs_priors(priors, X, k_max, covariance_type, scale_prior)
+    thin = check_int(thin, "thin")
     rng = check_random_state(random_state)
     t0 = time.perf_counter()
-    starts = starting_allocations(X, k_max, chains, rng)
+    if starts is None:
+        starts = starting_allocations(X, k_max, chains, rng)
+    else:
+        starts = [_check_allocation(z, X.shape[0], k_max) for z in starts]
+        starts = [starts[c % len(starts)] for c in range(chains)]
     runs = []
     for z0 in starts:
         chain_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
         if compiled:
-            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng))
+            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng, thin))
         else:
-            runs.append(numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy")))
+            runs.append(numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy"), thin))
     seconds = time.perf_counter() - t0
     res = {key: np.stack([r[key] for r in runs]) for key in runs[0]}
     occupied = (res["sizes"] > 0).sum(axis=2)

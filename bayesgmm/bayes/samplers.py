@@ -19,6 +19,10 @@ and ``init`` arguments, once.
   learns the posterior correlations during a short tuning. The compiled function is
   cached on disk and takes data and hyper-parameters as arguments, so it is compiled once
   per model shape (K, d, covariance type), not once per data set.
+- :class:`~bayesgmm.bayes._gibbs_sampler.GibbsSampler` (``sampler="gibbs"``): the Gibbs
+  sampler over the allocations (:mod:`bayesgmm.bayes.gibbs`) on the same prior, started from
+  the EM optima's allocations. It builds no PyMC model (:meth:`Sampler.build`). It is the
+  sampler for K above the truth, where NUTS needs long trajectories.
 """
 
 from __future__ import annotations
@@ -47,7 +51,7 @@ __all__ = [
     "parallelism",
 ]
 
-SAMPLERS = ("auto", "pymc", "nutpie")
+SAMPLERS = ("auto", "pymc", "nutpie", "gibbs")
 PYMC_INITS = (
     "auto",
     "adapt_diag",
@@ -90,6 +94,20 @@ class Sampler(ABC):
     """One way of sampling a built model; :meth:`sample` is the whole interface."""
 
     name: str = ""
+
+    def build(self, Z, n_components, covariance_type, priors, likelihood, threads) -> Any:
+        """The model this sampler samples, on the standardised data ``Z``: PyMC's
+        (:func:`~bayesgmm.bayes.model.build_model`)."""
+        from .model import build_model
+
+        return build_model(
+            Z,
+            n_components,
+            covariance_type=covariance_type,
+            priors=priors,
+            likelihood=likelihood,
+            threads=threads,
+        )
 
     @abstractmethod
     def sample(self, model: Any, starts: Sequence[dict[str, np.ndarray]], run: SamplingRun) -> SampleResult:
@@ -192,11 +210,20 @@ def make_sampler(sampler: str, init: str, likelihood: str, *, metric: str = "aut
     """The sampler object for the estimator's ``sampler``, ``init`` and ``likelihood``.
 
     ``"auto"`` is nutpie's compiled NUTS when nutpie is installed and the chains start at
-    EM (``init="em"``), else PyMC's NUTS. ``"nutpie"`` raises a clear error when nutpie
+    EM (``init="em"``), else PyMC's NUTS. ``"gibbs"`` is the Gibbs sampler over the
+    allocations (``init="em"`` only). ``"nutpie"`` raises a clear error when nutpie
     is not installed. ``metric`` is passed to :class:`LaplaceNUTS` (PyMC, ``init="em"``).
     """
     from . import _nutpie
 
+    if sampler == "gibbs":
+        if init != "em":
+            raise ValueError(
+                f"sampler='gibbs' starts its chains from the EM optima: it needs init='em'. Got init={init!r}."
+            )
+        from ._gibbs_sampler import GibbsSampler
+
+        return GibbsSampler()
     if sampler == "nutpie" or (sampler == "auto" and init == "em" and _nutpie.nutpie_available()):
         if not _nutpie.nutpie_available():
             raise ImportError(

@@ -35,7 +35,7 @@ from ._first_call import with_dask_deferred
 from ._standardized import posterior_back, standardized, starts_forward
 from .diagnostics import diagnose
 from .draws import invariant_quantities, relabelled_draws
-from .model import LIKELIHOODS, Priors, build_model, model_kind
+from .model import LIKELIHOODS, Priors, model_kind
 from .naming import named_arrays, parameter_names
 from .relabel import relabel_draws
 from .samplers import INITS, SAMPLERS, SamplingRun, make_sampler, parallelism
@@ -68,10 +68,16 @@ class BayesianGaussianMixture:
         other than "em") start elsewhere: give them PyMC's 1000.
     chains : int, default=2
     target_accept : float, default=0.9
-    sampler : {"auto", "pymc", "nutpie"}, default="auto"
+    sampler : {"auto", "pymc", "nutpie", "gibbs"}, default="auto"
         "nutpie": nutpie's NUTS (Rust) on the model compiled by numba, no Python per
         leapfrog step (:class:`bayesgmm.bayes.samplers.CompiledNUTS`). "pymc": PyMC's
-        NUTS. "auto": nutpie when it is installed and ``init="em"``, else PyMC.
+        NUTS. "auto": nutpie when it is installed and ``init="em"``, else PyMC. "gibbs":
+        the Gibbs sampler over the allocations on the same prior
+        (:mod:`bayesgmm.bayes._gibbs_sampler`; one draw kept every
+        :data:`~bayesgmm.bayes._gibbs_sampler.GIBBS_THIN` sweeps, ``tune`` as many
+        discarded; a scalar ``alpha`` only): the sampler for more components than the
+        data need, where NUTS's trajectories grow long. No divergences or BFMI exist for
+        it, and ``model_`` holds its data and priors instead of a PyMC model.
     init : {"em", "auto", "adapt_diag", "jitter+adapt_diag", ...}, default="em"
         "em": every chain starts at the converged EM solution; with PyMC's NUTS the mass
         matrix is the inverse observed information there, nutpie adapts its own (with a
@@ -247,14 +253,7 @@ class BayesianGaussianMixture:
 
         std, Z, priors = standardized(X, self.priors)  # the draws are mapped back to X's units
         t0 = time.perf_counter()
-        model = build_model(
-            Z,
-            self.n_components,
-            covariance_type=self.covariance_type,
-            priors=priors,
-            likelihood=self.likelihood,
-            threads=threads,
-        )
+        model = sampler.build(Z, self.n_components, self.covariance_type, priors, self.likelihood, threads)
         timings["build"] = time.perf_counter() - t0
 
         run = SamplingRun(
