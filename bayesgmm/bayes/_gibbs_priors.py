@@ -9,11 +9,12 @@ means a Normal prior as wide as the data's range:
   of feature ``j`` and ``r`` the dimension of one covariance (the number of features for
   ``"full"``; 1 for each feature of ``"diag"``, where the Wishart is a Gamma on each
   precision and the hyper-prior a Gamma on its rate);
-- ``mu_k ~ N(b0, B0)``, ``b0`` the midpoint of the data's range and ``B0 = diag(R_j^2)``.
+- ``mu_k ~ N(b0, B0)`` with ``B0 = diag(R_j^2)`` and ``b0`` the midpoint of the data's
+  range (Richardson & Green's centre).
 
-``W(a, B)`` is written in Fruehwirth-Schnatter's (2006) convention: the density of ``Q``
-is proportional to ``|Q|^(a - (r + 1) / 2) exp(-tr(B Q))`` and ``E(Q) = a B^-1`` (``B`` a
-rate). In the usual convention ``W(a, B)`` is the Wishart with ``2a`` degrees of freedom
+``W(a, B)`` is read in Fruehwirth-Schnatter's (2006) convention, the one this module
+uses: the density of ``Q`` is proportional to ``|Q|^(a - (r + 1) / 2) exp(-tr(B Q))`` and
+``E(Q) = a B^-1`` (``B`` a rate). In the usual convention ``W(a, B)`` is the Wishart with ``2a`` degrees of freedom
 and scale matrix ``(2B)^-1``, so ``Sigma_k | C0 ~ InverseWishart(2 c0, 2 C0)``: the
 sampler's inverse-Wishart step with ``iw_df = 2 c0 = r + 4`` and ``iw_scale = 2 C0``.
 Given the covariances of all ``K`` components (the empty ones included, drawn from the
