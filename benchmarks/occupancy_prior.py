@@ -10,7 +10,7 @@ the count's R-hat / bulk ESS, whether the diagnostics pass, and the seconds. Var
 - ``hierarchical/sd-mean``: their covariance prior with the default mean prior;
 - ``inverse_wishart/range-mean``: the fixed inverse-Wishart with their mean prior.
 
-``--long`` adds 4 x (5 000 + 25 000) sweeps on the first 1-D set. Run from the repository root:
+``--long`` adds 4 x (5 000 + 25 000) sweeps on the first 1-D set, for each seed. Run from the repository root:
 
     PYTHONPATH=$PWD python benchmarks/occupancy_prior.py [--long] [--seeds 0,1,2] [--variants ...]
 """
@@ -90,9 +90,9 @@ def main():
                 continue
             for seed in map(int, args.seeds.split(",")):
                 print(f"{variant:27s} {name:14s} seed {seed} default: {run(X, k, variant, seed)}", flush=True)
-            if args.long and name == "1-D K=2 -2/+2":
-                out = run(X, k, variant, 0, draws=25000, tune=5000)
-                print(f"{variant:27s} {name:14s} seed 0 long:    {out}", flush=True)
+            for seed in map(int, args.seeds.split(",")) if args.long and name == "1-D K=2 -2/+2" else ():
+                out = run(X, k, variant, seed, draws=25000, tune=5000)
+                print(f"{variant:27s} {name:14s} seed {seed} long:    {out}", flush=True)
     print("load average:", os.getloadavg())
 
 

@@ -34,8 +34,8 @@ the data exactly as for the NUTS model (:mod:`bayesgmm.bayes.model`):
   narrow component of a few observations in a tail cheap (measured in
   ``benchmarks/README.md``); the inverse-Wishart's density vanishes there, so such
   components are only kept when the data insist -- the role of the prior on the
-  covariances in Malsiner-Walli et al. (here with a fixed scale instead of their
-  hierarchical one).
+  covariances in Malsiner-Walli et al. (here with a fixed scale; their hierarchical one
+  is ``scale_prior="hierarchical"``, below).
 - ``scale_prior="halfnormal"``: the NUTS model's own prior, ``sigma[k, f] ~
   HalfNormal(sd_scale[f])`` and, for ``"full"`` with two or more features, LKJ(lkj_eta)
   correlations. Its full conditional is not a standard distribution, so the scales get
