@@ -60,12 +60,15 @@ def replicate(seed: int, n: int = 100, draws: int = 100, tune: int = 150, thin: 
     """Simulate, fit, and rank the truth among ``L = 2 draws / thin - 1`` thinned draws."""
     from bayesgmm.bayes.model import Priors
     from bayesgmm.bayes.sampling import BayesianGaussianMixture
-    from bayesgmm.exceptions import SamplingWarning
+    from bayesgmm.exceptions import DegenerateFitWarning, SamplingWarning
 
     truth, X = simulate(seed, n)
     t0 = time.perf_counter()
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("ignore", SamplingWarning)  # diagnostics are recorded below
+        # a prior draw can give data whose two-component EM fit collapses onto one point:
+        # the posterior is still defined, the EM start says so, and it is recorded below
+        warnings.simplefilter("always", DegenerateFitWarning)
         bayes = BayesianGaussianMixture(
             2,
             priors=Priors(**PRIOR),
@@ -76,6 +79,12 @@ def replicate(seed: int, n: int = 100, draws: int = 100, tune: int = 150, thin: 
             store_log_likelihood=False,
         ).fit(X)
     seconds = time.perf_counter() - t0
+    em_warnings = []
+    for w in caught:
+        if issubclass(w.category, DegenerateFitWarning):
+            em_warnings.append(str(w.message))
+        else:
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
     d = bayes.parameter_draws()
     mu = np.stack([d["mean[0]"], d["mean[1]"]], axis=-1)  # (chain, draw, 2)
     order = np.argsort(mu, axis=-1)
@@ -99,6 +108,7 @@ def replicate(seed: int, n: int = 100, draws: int = 100, tune: int = 150, thin: 
         "seconds": seconds,
         "divergences": int(dg["divergences"]),
         "max_rhat": float(dg["max_rhat"]),
+        "em_warnings": em_warnings,
     }
 
 
@@ -231,7 +241,8 @@ def main(argv=None) -> int:
     rhat = np.array([r["max_rhat"] for r in res["replications"]])
     print(
         f"fit time per replication: median {np.median(per):.1f} s; replications with divergences: "
-        f"{sum(d > 0 for d in div)}; max R-hat > 1.01: {int(np.sum(rhat > 1.01))}"
+        f"{sum(d > 0 for d in div)}; max R-hat > 1.01: {int(np.sum(rhat > 1.01))}; "
+        f"EM start collapsed: {sum(bool(r['em_warnings']) for r in res['replications'])}"
     )
     print(f"{'parameter':<10} {'chi2':>7} {'chi2 p':>7} {'KS':>6} {'KS p':>6}  counts per bin")
     for name, t in res["tests"].items():

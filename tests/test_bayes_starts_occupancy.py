@@ -17,9 +17,9 @@ from bayesgmm.bayes.occupancy import (  # noqa: E402
     fit_occupied_components,
     occupied_components,
 )
-from bayesgmm.bayes.starts import LOGLIK_WINDOW, em_optima  # noqa: E402
+from bayesgmm.bayes.starts import LOGLIK_WINDOW, START_MAX_ITER, _run_on, em_optima  # noqa: E402
 from bayesgmm.em import converged_em  # noqa: E402
-from bayesgmm.exceptions import SamplingWarning  # noqa: E402
+from bayesgmm.exceptions import DegenerateFitWarning, SamplingWarning  # noqa: E402
 
 
 def heights(n=2000, seed=0):
@@ -71,6 +71,99 @@ def test_a_given_solution_is_kept_first():
     given = converged_em(X, 2, init_params="random_from_data", random_state=5)
     optima = em_optima(X, 2, n_init=2, random_state=np.random.default_rng(1), given=given)
     assert optima[0] is given
+
+
+def _prior_draw(seed, n=100):
+    """``n`` points of a 1-D two-component mixture whose weights (Dirichlet(1, 1)), means
+    (N(0, 2^2), ordered) and standard deviations (HalfNormal(1)) are drawn first: one
+    replication of the simulation-based calibration (``benchmarks/sbc.py``)."""
+    rng = np.random.default_rng(seed)
+    w, mu, sd = rng.dirichlet([1.0, 1.0]), rng.normal(0.0, 2.0, 2), np.abs(rng.normal(0.0, 1.0, 2))
+    order = np.argsort(mu)
+    w, mu, sd = w[order], mu[order], sd[order]
+    z = rng.random(n) < w[1]
+    return np.where(z, rng.normal(mu[1], sd[1], n), rng.normal(mu[0], sd[0], n))[:, None]
+
+
+def _sklearn_from(X, fit, reg_covar):
+    """scikit-learn's (plain) EM from ``fit``'s parameters to its fixed point: the oracle."""
+    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+
+    return SkGaussianMixture(
+        fit.n_components,
+        weights_init=fit.weights_,
+        means_init=fit.means_,
+        precisions_init=fit.precisions_,
+        reg_covar=reg_covar,
+        tol=1e-12,
+        max_iter=20000,
+    ).fit(X)
+
+
+def _loglik(fit, X):
+    return float(np.sum(fit.score_samples(X)))
+
+
+def test_a_collapsed_optimum_is_never_the_reference_when_a_regular_one_exists():
+    """On this sample the best short start, run on to its fixed point with acceleration,
+    collapses a component onto the lone point at -9.1: a higher log-likelihood (from the
+    spike at reg_covar), but not a fit. Run on with plain EM it reaches a fixed point
+    without a collapsed component (scikit-learn's EM from the same start agrees): that is
+    the reference, no collapsed fit is kept, and the single starts' warnings do not
+    escape (errors here)."""
+    X = _prior_draw(155)
+    floor = 1e-6 * X.var()  # reg_covar of the standardised fits, in X's units
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        optima = em_optima(X, 2, n_init=3, random_state=np.random.default_rng(0))
+    ref = optima[0]
+    assert ref.converged_
+    for f in optima:
+        assert f.covariances_.min() > 1e3 * floor
+    # the reference is a fixed point: scikit-learn started there stays there
+    sk = _sklearn_from(X, ref, floor)
+    assert_allclose(sk.means_, ref.means_, atol=1e-4 * X.std())
+    assert_allclose(_loglik(sk, X), _loglik(ref, X), rtol=1e-8)
+    # the collapsed optimum passed over: the accelerated continuation of the best start
+    # (with a fit given, em_optima keeps the short starts after it as they stopped)
+    starts = em_optima(X, 2, n_init=3, random_state=np.random.default_rng(0), given=ref)[1:]
+    assert not starts[0].converged_ and _loglik(starts[0], X) < _loglik(ref, X)
+    with pytest.warns(DegenerateFitWarning, match="holds 1 samples"):
+        collapsed = _run_on(X, starts[0], "full", 0)
+    assert collapsed.covariances_.min() < 10 * floor
+    assert np.min(np.abs(collapsed.means_[:, 0] - X.min())) < 1e-3 * X.std()
+    assert _loglik(collapsed, X) > _loglik(ref, X) + LOGLIK_WINDOW
+
+
+def test_every_start_collapsing_when_run_on_says_so_and_keeps_the_starts():
+    """The SBC replication whose EM start collapsed: run on to its fixed point, every start
+    on this sample (K = 2) collapses a component onto its largest point, with or without
+    acceleration (scikit-learn's EM too). The chains start from the short starts, which
+    have not collapsed, and a DegenerateFitWarning says why the reference is not at a
+    fixed point."""
+    seed = 535214420
+    X = _prior_draw(seed)
+    floor = 1e-6 * X.var()
+    with pytest.warns(DegenerateFitWarning, match="every start"):
+        optima = em_optima(X, 2, n_init=3, random_state=np.random.default_rng(seed))
+    assert len(optima) == 3
+    for f in optima:
+        assert not f.converged_ and f.n_iter_ == START_MAX_ITER
+        assert f.covariances_.min() > 1e3 * floor
+    sk = _sklearn_from(X, optima[0], floor)  # the oracle's continuation of the reference
+    assert sk.covariances_.min() < 10 * floor
+    assert_allclose(sk.means_.max(), X.max(), rtol=1e-6)
+
+
+def test_every_start_collapsed_warns_and_keeps_the_collapsed_fit():
+    """Four distinct values, five copies each, fitted with K = 4: every fit puts a
+    component on each value. That fit is returned (there is no other), with a warning."""
+    X = np.repeat([0.0, 1.0, 3.0, 7.0], 5)[:, None]
+    with pytest.warns(DegenerateFitWarning, match="Every EM start"):
+        optima = em_optima(X, 4, n_init=3, random_state=np.random.default_rng(0))
+    assert len(optima) == 1
+    assert_allclose(np.sort(optima[0].means_[:, 0]), [0.0, 1.0, 3.0, 7.0], atol=1e-9)
+    assert_allclose(optima[0].weights_, 0.25, atol=1e-9)
 
 
 # ----------------------------------------------------------------------------- occupancy
