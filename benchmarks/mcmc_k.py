@@ -23,6 +23,7 @@ Usage::
 
     python benchmarks/mcmc_k.py                                  # heights subset 0, K = 1..4
     python benchmarks/mcmc_k.py --subsets 0 1 --synthetic --seeds 1 2
+    python benchmarks/mcmc_k.py --subsets 0 1 --synthetic --seeds 1 2 --sampler gibbs --em-grid
     PYTHONPATH=/path/to/old/checkout python benchmarks/mcmc_k.py  # the same on older code
 """
 
@@ -43,7 +44,7 @@ def _rhat_ess(x: np.ndarray) -> tuple[float, float]:
     return float(az.rhat(ds)["q"]), float(az.ess(ds, method="bulk")["q"])
 
 
-def fit_one(X, k, seed, args) -> dict:
+def fit_one(X, k, seed, args, em=None) -> dict:
     from bayesgmm.bayes.compare import waic
     from bayesgmm.bayes.sampling import BayesianGaussianMixture
 
@@ -57,7 +58,7 @@ def fit_one(X, k, seed, args) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     with warnings.catch_warnings(record=True) as rec:
         warnings.simplefilter("always")
-        bayes = BayesianGaussianMixture(k, **kwargs).fit(X)
+        bayes = BayesianGaussianMixture(k, **kwargs).fit(X, em=em)
         w = waic(bayes)
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     ll = bayes.idata_.log_likelihood["x"].values.sum(axis=-1)
@@ -116,6 +117,12 @@ def main() -> None:
     p.add_argument("--chains", type=int, default=2)
     p.add_argument("--alpha", type=float, default=None, help="Dirichlet concentration (default: the model's)")
     p.add_argument("--sampler", default=None, help="BayesianGaussianMixture's sampler (default: its own)")
+    p.add_argument(
+        "--em-grid",
+        action="store_true",
+        help="start every fit from select's EM grid (criteria.fit_grid), as compare_models does; "
+        "the grid's own time is printed once per data set and not charged to the rows",
+    )
     p.add_argument("--json", default=None, help="write the rows to this file")
     args = p.parse_args()
 
@@ -133,9 +140,17 @@ def main() -> None:
     )
     print(head)
     for name, X in datasets(args):
+        ems = {}
+        if args.em_grid:
+            from bayesgmm.criteria import fit_grid
+
+            t0 = time.perf_counter()
+            grid = fit_grid(X, args.ks, ["full"])
+            ems = {k: grid[(k, "full")].model for k in args.ks}
+            print(f"{name}: EM grid (criteria.fit_grid, K = {args.ks}) {time.perf_counter() - t0:.1f} s")
         for k in args.ks:
             for seed in args.seeds:
-                r = fit_one(X, k, seed, args) | {"data": name}
+                r = fit_one(X, k, seed, args, ems.get(k)) | {"data": name}
                 rows.append(r)
                 print(
                     f"{name:<14} {k:>2} {seed:>4} {r['wall']:7.1f} {r['cpu']:7.1f} {r['rhat_ll']:8.3f} {r['ess_ll']:7.0f} "
