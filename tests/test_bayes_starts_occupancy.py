@@ -247,3 +247,16 @@ def test_occupied_components_of_two_1d_groups():
     draws, occ = fit_occupied_components(X, 6, random_state=0)
     assert occ.mode == 2 and occ.probability(2) >= 0.8, occ.as_dict()
     assert occ.probability(1) == 0.0
+
+
+@pytest.mark.slow
+def test_occupied_components_of_two_well_separated_1d_groups():
+    """2 000 points from two 1-D groups six standard deviations apart (means -3 and 3,
+    unit variances, equal weights), K_max = 6, alpha = 0.01, the Gibbs sampler's defaults:
+    at least 90% of the posterior on 2 occupied components, with the count's and the
+    log-likelihood's diagnostics passing. With four standard deviations between the groups
+    (the test above) the tails overlap and the posterior keeps more on 3."""
+    X, _ = make_mixture(2000, [0.5, 0.5], [[-3.0], [3.0]], [[[1.0]], [[1.0]]], random_state=2)
+    draws, occ = fit_occupied_components(X, 6, random_state=0)
+    assert occ.probability(2) >= 0.9, occ.as_dict()
+    assert occ.diagnostics_ok, occ.diagnostics
