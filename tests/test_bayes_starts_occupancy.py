@@ -235,17 +235,20 @@ def test_occupied_components_of_three_2d_groups():
 
 @pytest.mark.slow
 def test_occupied_components_of_two_1d_groups():
-    """2 000 points from two 1-D groups, K_max = 6, alpha = 0.01, the Gibbs sampler's
-    defaults: the most probable count is 2 and holds at least 80% of the posterior.
+    """2 000 points from two 1-D groups four standard deviations apart (overlapping tails),
+    K_max = 6, alpha = 0.01, the defaults of :func:`fit_occupied_components` (the means'
+    prior as wide as the range, the split move, every chain from K_max clusters): the
+    most probable count is 2 and holds at least 90% of the posterior.
 
-    Not 90%: the posterior itself (long chains, ``benchmarks/README.md``) puts less than
-    0.9 on 2 here. An extra occupied component costs about a factor alpha, and there are
-    several ways to pay it -- a few tail observations given their own component, the wider
-    group split in two -- so the mass on 3 does not vanish at alpha = 0.01 for n in the
-    thousands."""
+    The count's own diagnostics are not asserted here: on this set a chain can spend a
+    stretch of sweeps with a third component on a few tail observations, and with some
+    seeds (this one among them) the count's R-hat then exceeds 1.01 -- which
+    ``diagnostics_ok`` reports. With the fixed model's narrower prior on the means (twice
+    the standard deviation) the posterior itself keeps more on 3: a few tail observations
+    then buy a component of their own cheaply."""
     X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
     draws, occ = fit_occupied_components(X, 6, random_state=0)
-    assert occ.mode == 2 and occ.probability(2) >= 0.8, occ.as_dict()
+    assert occ.mode == 2 and occ.probability(2) >= 0.9, occ.as_dict()
     assert occ.probability(1) == 0.0
 
 

@@ -19,7 +19,7 @@ from scipy.special import gammaln, logsumexp
 
 from bayesgmm import make_mixture
 from bayesgmm.bayes import _gibbs_numpy as gn
-from bayesgmm.bayes.gibbs import gibbs_priors, sample_sparse_mixture
+from bayesgmm.bayes.gibbs import gibbs_priors, sample_sparse_mixture, starting_allocations
 from bayesgmm.bayes.model import Priors
 from bayesgmm.bayes.occupancy import OccupiedComponents, fit_occupied_components
 
@@ -202,7 +202,7 @@ X4 = np.array([-1.0, -0.6, 0.9, 2.5])
 PRIORS4 = Priors(alpha=0.5, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
 
 
-def _exact_occupied(scale_prior: str, k: int = 3) -> np.ndarray:
+def _exact_occupied(scale_prior: str, k: int = 3, alpha: float = 0.5) -> np.ndarray:
     """P(number of occupied components) for X4: every allocation enumerated; the mean of a
     group integrated in closed form (x_g ~ N(m0 1, tau I + B0 1 1^T)), its variance by
     quadrature against the prior of tau."""
@@ -226,7 +226,9 @@ def _exact_occupied(scale_prior: str, k: int = 3) -> np.ndarray:
     for z in itertools.product(range(k), repeat=X4.size):
         z = np.array(z)
         nk = np.bincount(z, minlength=k)
-        log_pz = gammaln(k * 0.5) - gammaln(k * 0.5 + X4.size) + np.sum(gammaln(0.5 + nk) - gammaln(0.5))
+        log_pz = (
+            gammaln(k * alpha) - gammaln(k * alpha + X4.size) + np.sum(gammaln(alpha + nk) - gammaln(alpha))
+        )
         lik = np.prod([marginal(tuple(np.flatnonzero(z == j))) for j in range(k) if nk[j]])
         post[(nk > 0).sum() - 1] += np.exp(log_pz) * lik
     return post / post.sum()
@@ -420,3 +422,60 @@ def test_compare_and_the_progress_line_carry_the_occupied_posterior():
     assert table.attrs["occupied"] == {1: 0.0, 2: 2 / 3, 3: 1 / 3}
     assert table.attrs["occupied_diagnostics"] == stats_
     assert occupied_line(occ, 1.25).endswith("2: 0.67, 3: 0.33 (R-hat 1.000 / ESS 500 of the count)")
+
+
+def test_split_move_leaves_the_full_covariance_posterior_unchanged():
+    """Two features, full covariances, a small sample: the chain with the split move and the
+    chain without it (each exact on its own) give the same occupied posterior and the same
+    posterior mean of the total log-likelihood."""
+    X = np.array([[-1.0, 0.2], [-0.6, -0.4], [0.9, 0.5], [2.5, 1.8], [2.2, 2.6], [0.1, 1.1]])
+    pri = Priors(alpha=0.3, mean_loc=0.5, mean_scale=2.0, sd_scale=1.0)
+    runs = {
+        m: sample_sparse_mixture(
+            X, 3, priors=pri, draws=20000, tune=500, chains=2, random_state=5, split_moves=m
+        )
+        for m in (0, 1)
+    }
+    p = {m: np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size for m, g in runs.items()}
+    ess = min(g.diagnostics["invariant"]["occupied"]["ess_bulk"] for g in runs.values())
+    se = np.sqrt(2 * p[0] * (1 - p[0]) / ess)
+    assert np.all(np.abs(p[1] - p[0]) <= 4 * se + 1e-3), (p, se)
+    ll = {m: g.log_likelihood for m, g in runs.items()}
+    ll_ess = min(g.diagnostics["invariant"]["log_likelihood"]["ess_bulk"] for g in runs.values())
+    assert abs(ll[1].mean() - ll[0].mean()) < 4 * np.sqrt(2 / ll_ess) * ll[0].std()
+
+
+def test_every_chain_starts_from_k_max_clusters():
+    X = np.random.default_rng(0).standard_normal((200, 2))
+    starts = starting_allocations(X, 5, 4, np.random.default_rng(1))
+    assert len(starts) == 4
+    assert all(np.unique(z).size == 5 for z in starts)
+    assert any(not np.array_equal(starts[0], z) for z in starts[1:])  # their own seeds
+    with pytest.raises(ValueError, match="'split_moves' parameter must be 0 with scale_prior='halfnormal'"):
+        sample_sparse_mixture(X, 3, scale_prior="halfnormal", split_moves=1, draws=5, tune=0)
+
+
+@pytest.mark.parametrize(
+    "engine, draws", [("numba", 40000), pytest.param("numpy", 4000, marks=pytest.mark.slow)]
+)
+def test_split_move_keeps_the_exact_sparse_posterior(engine, draws):
+    """A sparse prior (alpha = 0.05), where the split move's proposal of an empty
+    component's share matters: the count's posterior against exact enumeration, with and
+    without the move."""
+    exact = _exact_occupied("inverse_wishart", alpha=0.05)
+    pri = Priors(alpha=0.05, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
+    for moves in (1, 0):
+        g = sample_sparse_mixture(
+            X4[:, None],
+            3,
+            priors=pri,
+            draws=draws,
+            tune=200,
+            chains=2,
+            random_state=3,
+            engine=engine,
+            split_moves=moves,
+        )
+        got = np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size
+        ess = g.diagnostics["invariant"]["occupied"]["ess_bulk"]
+        assert_within(got, exact, 4 * np.sqrt(exact * (1 - exact) / ess))

@@ -312,6 +312,7 @@ def run_chain(
     hier_G0,
     lkj_eta,
     thin,
+    split_moves,
 ):  # pragma: no cover - compiled
     """One chain of the Gibbs sampler of :mod:`bayesgmm.bayes.gibbs`, every step compiled,
     from the allocation ``z`` and the starting scales (``var`` for the diagonal model,
@@ -321,7 +322,8 @@ def run_chain(
     the full model's covariances the inverse-Wishart or, with ``halfnormal``, the NUTS
     model's HalfNormal / LKJ(``lkj_eta``) prior. With ``hier_g0 > 0`` (the hierarchical
     prior, :mod:`bayesgmm.bayes._gibbs_priors`) ``iw_scale`` is redrawn every sweep by
-    :func:`_hierarchical_scale`. One draw is kept every ``thin`` sweeps."""
+    :func:`_hierarchical_scale`. One draw is kept every ``thin`` sweeps; each sweep makes
+    ``split_moves`` proposals of :mod:`bayesgmm.bayes._gibbs_split` before the allocations."""
     np.random.seed(seed)
     n, d = X.shape
     k_max = alpha.shape[0]
@@ -339,6 +341,7 @@ def run_chain(
     logdet = np.empty(k_max)
     u = np.empty(n)
     draws = out_ll.shape[0]
+    q_df = d + 4.0 if full else 5.0  # the split move's inverse-Wishart proposal
     for t in range(tune + draws * thin):
         _log_dirichlet(alpha + nk, logw)
         if full and halfnormal:
@@ -368,6 +371,8 @@ def run_chain(
             )
         if hier_g0 > 0.0:
             _hierarchical_scale(chol, full, hier_g0, hier_G0, iw_df, iw_scale)
+        for _ in range(split_moves if k_max > 1 else 0):
+            split_move(X, logw, mu, chol, var, full, alpha, m0, ms, iw_df, iw_scale, q_df, SPLIT_WIDTH)
         for k in range(k_max):
             logdet[k] = 0.0
             for a in range(d):
@@ -387,3 +392,8 @@ def run_chain(
                     for a in range(d):
                         out_cov[j, k, a, a] = var[k, a]
             out_ll[j] = ll
+
+
+# the split move calls _gram above; imported last, as it imports this module
+from ._gibbs_split import SPLIT_WIDTH  # noqa: E402
+from ._gibbs_split_numba import split_move  # noqa: E402

@@ -12,6 +12,7 @@ import numpy as np
 from scipy.special import logsumexp
 
 from .._validation import check_option
+from ._gibbs_split import split_move
 
 SINGLETON_MH_STEPS = 5  # prior-proposal steps for the scale of a one-observation component
 LOG_2PI = float(np.log(2.0 * np.pi))
@@ -280,6 +281,11 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step, thin=1):
             hyper["iw_scale"] = hierarchical_scale(
                 1.0 / scale if diag_kind else chol @ np.swapaxes(chol, 1, 2), hyper, rng
             )
+        for _ in range(hyper.get("split_moves", 0) if k_max > 1 else 0):
+            logw, mu, chol, var, _ = split_move(
+                X, logw, mu, chol, scale if diag_kind else None, hyper, rng, 5.0 if diag_kind else d + 4.0
+            )
+            scale = var if diag_kind else chol
         logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
         ll = step(X, logw, mu, chol, logdet, rng.random(n), z, nk, s1, s2)
         if t >= tune and (t - tune) % thin == thin - 1:

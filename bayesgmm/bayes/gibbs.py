@@ -8,7 +8,12 @@ need, and a sparse Dirichlet prior on the weights, every sweep draws
    ``P(z_i = k | theta) ∝ w_k N(x_i | mu_k, Sigma_k)``;
 2. the weights ``w | z ~ Dirichlet(alpha + n_k)`` (``n_k``: observations in component k);
 3. each mean ``mu_k | Sigma_k, z`` from its Normal full conditional;
-4. each covariance ``Sigma_k | mu_k, z`` (below).
+4. each covariance ``Sigma_k | mu_k, z`` (below);
+5. with the inverse-Wishart priors, ``split_moves`` Metropolis-Hastings proposals that give
+   a component another's share of weight and new parameters near the data, accepted on
+   the posterior with the allocations summed out (:mod:`bayesgmm.bayes._gibbs_split`):
+   without it an empty component is re-occupied only when a draw from its prior lands on
+   a group, which under a wide prior on the means takes thousands of sweeps.
 
 A component that holds no observation is drawn from the prior. The number of components
 holding at least one observation, counted in every sweep, is the posterior of the number of
@@ -188,6 +193,7 @@ def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1):
         hyper.get("hier_G0", np.zeros((d, d))),
         float(hyper["lkj_eta"]),
         thin,
+        int(hyper["split_moves"]),
     )
     return out
 
@@ -195,15 +201,16 @@ def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1):
 def starting_allocations(
     X: np.ndarray, k_max: int, chains: int, rng: np.random.Generator
 ) -> list[np.ndarray]:
-    """One starting allocation per chain: k-means on the standardised data, the chains
-    spread from ``k_max`` clusters (every component occupied: the start of Malsiner-Walli
-    et al.) down to 2, each from its own k-means++ seed.
+    """One starting allocation per chain: k-means with ``k_max`` clusters on the
+    standardised data (every component occupied), each chain from its own k-means++ seed --
+    the start of Malsiner-Walli et al.
 
-    The starts are over-dispersed in the quantity of interest, the number of occupied
-    components, so that the count's R-hat can see a chain that has not reached the
-    posterior from its side. Both directions are needed: two components of one group
-    share it like a Polya urn and drain only slowly, and with a very small ``alpha`` an
-    empty component is rarely re-occupied."""
+    From above, a chain only has to empty components, which the sparse prior does in a few
+    sweeps (and chains that drain at different speeds disagree, which R-hat sees). A chain
+    started below the number of groups would have to split one, and one that had merged
+    two groups stayed merged for thousands of sweeps even with the split move
+    (``benchmarks/README.md``): its count is then a property of the start, not of the
+    posterior."""
     import warnings
 
     from sklearn.cluster import KMeans
@@ -211,14 +218,13 @@ def starting_allocations(
 
     std = X.std(axis=0)
     Xs = (X - X.mean(axis=0)) / np.where(std > 0, std, 1.0)
-    distinct = len(np.unique(Xs, axis=0))
-    sizes = np.rint(np.linspace(k_max, min(2, k_max), chains)).astype(int) if chains > 1 else [k_max]
+    k = min(k_max, len(np.unique(Xs, axis=0)))
     starts = []
-    for k in sizes:
+    for _ in range(chains):
         seed = int(rng.integers(2**31 - 1))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)  # a start need not be converged
-            labels = KMeans(min(int(k), distinct), n_init=1, random_state=seed).fit(Xs).labels_
+            labels = KMeans(k, n_init=1, random_state=seed).fit(Xs).labels_
         starts.append(labels.astype(np.int64))
     return starts
 
@@ -247,6 +253,7 @@ def sample_sparse_mixture(
     engine: str = "auto",
     thin: int = 1,
     starts: Any = None,
+    split_moves: int | None = None,
 ) -> GibbsDraws:
     """Gibbs-sample a ``k_max``-component mixture over the allocations.
 
@@ -263,7 +270,7 @@ def sample_sparse_mixture(
     draws, tune : int
         Sweeps kept per chain, and sweeps discarded before them.
     chains : int, default=4
-        Each from its own k-means start, from ``k_max`` clusters down to 2
+        Each from its own k-means start with ``k_max`` clusters
         (:func:`starting_allocations`).
     random_state : int, numpy Generator or None
         The same seed gives the same draws.
@@ -274,6 +281,10 @@ def sample_sparse_mixture(
         same engine.
     thin : int, default=1
         Sweeps per kept draw (``draws * thin`` sweeps after ``tune``).
+    split_moves : int, optional
+        Proposals per sweep of the split move (:mod:`bayesgmm.bayes._gibbs_split`), which
+        re-occupies an empty component where a group is shared; default 1 for the
+        inverse-Wishart scale priors, 0 for "halfnormal" (for which it is not written).
     starts : sequence of int arrays of shape (n_samples,), optional
         Each chain's starting allocation (labels in ``0 .. k_max - 1``; chain ``c`` starts
         at ``starts[c % len(starts)]``). Default: :func:`starting_allocations`.
@@ -291,6 +302,15 @@ def sample_sparse_mixture(
     compiled = engine == "numba" or (engine == "auto" and numba_available())
     hyper = gibbs_priors(priors, X, k_max, covariance_type, scale_prior)
     thin = check_int(thin, "thin")
+    if split_moves is None:
+        split_moves = 0 if scale_prior == "halfnormal" else 1
+    split_moves = check_int(split_moves, "split_moves", minimum=0)
+    if split_moves and scale_prior == "halfnormal":
+        raise ValueError(
+            "The 'split_moves' parameter must be 0 with scale_prior='halfnormal' (the move is "
+            f"written for the inverse-Wishart priors). Got {split_moves}."
+        )
+    hyper["split_moves"] = split_moves
     rng = check_random_state(random_state)
     t0 = time.perf_counter()
     if starts is None:

@@ -12,8 +12,10 @@ Two ways to get the draws (:func:`fit_occupied_components`'s ``method``):
 
 - ``"gibbs"`` (the default): the Gibbs sampler over the allocations of
   :mod:`bayesgmm.bayes.gibbs`, which samples the allocations themselves and counts them
-  directly. Its covariance prior is the conjugate counterpart of the NUTS model's (see
-  there).
+  directly, with its split move, every chain started from ``K_max`` clusters, and the
+  priors of Malsiner-Walli et al. on the means (:func:`range_priors`: as wide as the
+  data's range). Its covariance prior is the conjugate counterpart of the NUTS model's
+  (see there).
 - ``"nuts"``: :class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture` with the sparse
   prior; for every draw each observation is allocated with its membership probabilities,
   ``z_i ~ Categorical(gamma_i1, ..., gamma_iK)`` (:func:`occupied_components`). NUTS on
@@ -42,6 +44,7 @@ __all__ = [
     "fit_occupied_components",
     "occupied_components",
     "occupied_from_gibbs",
+    "range_priors",
 ]
 
 OCCUPIED_METHODS = ("gibbs", "nuts")
@@ -142,6 +145,21 @@ def occupied_from_gibbs(draws: Any) -> OccupiedComponents:
     )
 
 
+def range_priors(X: np.ndarray, alpha: float = SPARSE_ALPHA) -> Any:
+    """The sparse fit's priors: Dirichlet(``alpha``) weights and, as in Malsiner-Walli et al.
+    (after Richardson & Green 1997), each mean's Normal prior centred on the midpoint of its
+    feature's range with the range as standard deviation; the covariances' prior is the
+    Gibbs sampler's own. Wider than the fixed-K model's (twice the standard deviation): an
+    extra occupied component then costs the Occam factor of a mean the data could have put
+    anywhere in their range, which is what keeps a few tail observations from buying a
+    component of their own. A feature with a range of 0 gets a range of 1."""
+    from .model import Priors
+
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    span = np.where(hi > lo, hi - lo, 1.0)
+    return Priors(alpha=alpha, mean_loc=tuple((lo + hi) / 2.0), mean_scale=tuple(span))
+
+
 # the keywords of gibbs.sample_sparse_mixture, which this passes on, plus the choice of method
 def fit_occupied_components(
     X: Any,
@@ -169,7 +187,8 @@ def fit_occupied_components(
     random_state : int, numpy Generator or None
     **kwargs
         Further arguments of the sampler: for "gibbs" ``draws``, ``tune``, ``chains``,
-        ``scale_prior``, ``engine``; for "nuts" those of ``BayesianGaussianMixture``
+        ``scale_prior``, ``engine``, ``split_moves`` and ``priors`` (default
+        :func:`range_priors`: ``alpha`` and the means' prior as wide as the data's range); for "nuts" those of ``BayesianGaussianMixture``
         (``draws``, ``tune``, ``chains``, ...).
 
     Returns
@@ -185,9 +204,9 @@ def fit_occupied_components(
     if method == "gibbs":
         from .gibbs import sample_sparse_mixture
 
-        draws = sample_sparse_mixture(
-            X, k_max, priors=Priors(alpha=alpha), covariance_type=covariance_type, random_state=rng, **kwargs
-        )
+        if "priors" not in kwargs:
+            kwargs["priors"] = range_priors(check_X(X), alpha)
+        draws = sample_sparse_mixture(X, k_max, covariance_type=covariance_type, random_state=rng, **kwargs)
         return draws, occupied_from_gibbs(draws)
     from .sampling import BayesianGaussianMixture
 
