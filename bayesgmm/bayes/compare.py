@@ -370,6 +370,7 @@ def compare_models(
     """
     from .._validation import COVARIANCE_TYPES, check_random_state, check_X
     from ..criteria import check_ks, fit_grid
+    from ._gibbs_sampler import GIBBS_THIN
     from .evidence import log_evidence
     from .model import BAYES_COVARIANCE_TYPES
     from .sampling import BayesianGaussianMixture
@@ -397,7 +398,10 @@ def compare_models(
     em_seed = random_state if random_state is None or isinstance(random_state, (int, np.integer)) else rng
     ems = fit_grid(X, ks, [covariance_type, *extra], n_init=n_init, random_state=em_seed)
 
-    say(f"compare_models: K in {ks}, n={X.shape[0]}, {chains} chain(s) x ({tune} tune + {draws} draws) per K")
+    what = f"Gibbs sampler, {GIBBS_THIN} sweeps a draw" if sampler == "gibbs" else f"NUTS ({sampler})"
+    say(
+        f"compare_models: K in {ks}, n={X.shape[0]}, {what}, {chains} chain(s) x ({tune} tune + {draws} draws) per K"
+    )
     results: list[ModelResult] = []
     models: dict[tuple[int, str], tuple[Any, Any]] = {}
     for i, (k, seed) in enumerate(zip(ks, seeds, strict=True), start=1):

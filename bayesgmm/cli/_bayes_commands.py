@@ -1,4 +1,5 @@
-"""The commands ``mcmc`` and ``compare``: EM, then the posterior by NUTS started from it."""
+"""The commands ``mcmc`` and ``compare``: EM, then the posterior started from it (``mcmc``:
+NUTS; ``compare``: :func:`~bayesgmm.bayes.compare.compare_models`' Gibbs sampler at every K)."""
 
 from __future__ import annotations
 
