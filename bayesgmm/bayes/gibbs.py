@@ -318,6 +318,12 @@ def sample_sparse_mixture(
     else:
         starts = [_check_allocation(z, X.shape[0], k_max) for z in starts]
         starts = [starts[c % len(starts)] for c in range(chains)]
+    if compiled:
+        from ._progress import compile_notice
+
+        with compile_notice("the Gibbs sampler's chain"):
+            # one sweep on one row: numba compiles (or loads) the chain for these types here
+            _chain_numba(X[:1], np.zeros(1, dtype=np.int64), hyper, 1, 0, np.random.default_rng(0))
     runs = []
     for z0 in starts:
         chain_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
