@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import exceptions
+from ._creep import run_best_first
 from ._kernels import numba_available
 from ._scaling import Standardizer
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
@@ -269,10 +270,11 @@ def best_em(
     (log-likelihood units) of the best, the hierarchical start and the best split then
     run on: on all rows, for ``FINAL_PASSES`` and the leaders to the fixed point; or, for
     large n, to the fixed point on the subset, and the ``N_FULL`` best of these (and the
-    hierarchical start) on all rows: first to ``LOOSE_TOL``, then, best first, to the fixed
-    point, except those stopped more than ``SCREEN_MARGIN`` below the best fixed point
-    already reached (such a run creeps, for thousands of passes, toward an optimum it
-    cannot win). The best is kept. A start left behind at the screen is, in practice,
+    hierarchical start) on all rows: first to ``LOOSE_TOL``, then to the fixed point, except
+    those stopped more than ``SCREEN_MARGIN`` below the best fixed point already reached.
+    That stage runs best first, and a run creeping toward an optimum it cannot win, or
+    toward the best one reached, is stopped (:mod:`bayesgmm._creep`). The best fixed point
+    is kept. A start left behind at the screen is, in practice,
     creeping toward a redundant component far below the leaders. From ``NUMBA_MIN_ROWS``
     rows the passes run in the compiled kernel (when numba is installed).
 
@@ -372,6 +374,11 @@ def best_em(
             gm.n_iter_ += prev.n_iter_
         fits[i], lls[i] = gm, ll if np.isfinite(ll) else np.nan
 
+    def finish(order, margin=np.inf):  # best first to the fixed point (bayesgmm._creep)
+        usable = lambda i: not is_degenerate(fits[i].covariances_, ct, reg_covar)  # noqa: E731
+        advance = lambda i, passes: run(i, Z, None, passes, True)  # noqa: E731
+        run_best_first(order, fits, lls, advance, usable, max_iter=max_iter, margin=margin)
+
     with _quiet():
         # every start to the screen (on a subset of rows for large n)
         for i, (_, init) in enumerate(starts):
@@ -411,16 +418,9 @@ def best_em(
                 run(i, Z, None, max_iter, False, LOOSE_TOL if loose else tol)
             if loose:
                 # then to the fixed point, best first; a run that stopped more than
-                # SCREEN_MARGIN below the best fixed point found stops there (it
-                # creeps, often for thousands of passes, toward an optimum it cannot win)
-                best_fixed = -np.inf
-                for i in sorted(keep, key=lambda i: (-lls[i], i)):
-                    gm = fits[i]
-                    if lls[i] < best_fixed - SCREEN_MARGIN or gm.n_iter_ >= max_iter:
-                        continue
-                    run(i, Z, None, max_iter - gm.n_iter_, True)
-                    if not is_degenerate(fits[i].covariances_, ct, reg_covar):
-                        best_fixed = max(best_fixed, lls[i])
+                # SCREEN_MARGIN below the best fixed point found stops there, and a
+                # creeping run is stopped by the rules of bayesgmm._creep
+                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN)
             finalists = keep
         else:
             # the finalists for a stretch, then the leaders to the fixed point
@@ -428,16 +428,17 @@ def best_em(
                 if not fits[i].converged_ and fits[i].n_iter_ < max_iter:
                     run(i, Z, None, min(FINAL_PASSES, max_iter - fits[i].n_iter_), True)
             lead = np.nanmax(lls[sorted(finalists)])
-            for i in sorted(finalists):
-                gm = fits[i]
-                if lls[i] >= lead - SCREEN_MARGIN and not gm.converged_ and gm.n_iter_ < max_iter:
-                    run(i, Z, None, max_iter - gm.n_iter_, True)
+            finish(
+                sorted((i for i in finalists if lls[i] >= lead - SCREEN_MARGIN), key=lambda i: (-lls[i], i))
+            )
     final = sorted(finalists)
     regular_final = [i for i in final if not is_degenerate(fits[i].covariances_, ct, reg_covar)]
     pool = regular_final or final
     top = np.nanmax(lls[pool])
-    # among starts at the same optimum, the first: rounding must not pick the winner
-    best = min(i for i in pool if np.isclose(lls[i], top, rtol=RTOL_BEST, atol=ATOL_BEST))
+    # among starts at the same optimum, the first that reached its fixed point: rounding
+    # must not pick the winner
+    tied = [i for i in pool if np.isclose(lls[i], top, rtol=RTOL_BEST, atol=ATOL_BEST)]
+    best = min(tied, key=lambda i: (not fits[i].converged_, i))
     jac = n * std.log_jacobian
     return EMFit(
         std.model_back(_ordered(fits[best])),

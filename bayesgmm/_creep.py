@@ -1,0 +1,164 @@
+"""The fixed-point stage of :func:`bayesgmm.multistart.best_em`: best first, and a run
+that creeps toward an optimum it cannot win is stopped.
+
+Above the true number of components the likelihood is nearly flat along a redundant
+component, and EM (SQUAREM's extrapolations rejected by its safeguard) creeps: thousands
+of passes that change the log-likelihood in its fourth decimal. Run best first, the
+leader reaches its fixed point first; every later run then goes on in stretches of
+``CHUNK`` passes and stops as soon as one of two things is established:
+
+- it converges linearly and cannot reach the best fixed point within its remaining
+  passes: the gains of its last stretches shrink by steady ratios (below 1), and its
+  log-likelihood plus its current pace (mean gain per pass over the last stretch) times
+  the passes it has left stays below the best fixed point. While its gains keep
+  shrinking, running it to ``max_iter`` could not have changed the winner; a run whose
+  gains grow or jump (leaving a saddle, as runs that end at the best optimum do) runs on;
+- it converges to the best fixed point itself: the limit of its parameters, extrapolated
+  from three stretches of a linearly converging sequence (Aitken's delta-squared, on the
+  parameters of the standardised data), lies within ``SAME_OPTIMUM`` of the best fixed
+  point's parameters (components matched), it is approaching them, and its
+  log-likelihood is below theirs. Its limit is that optimum: running it on would only
+  reach it again.
+
+A stopped run keeps the log-likelihood it had reached (its ``converged_`` stays False),
+and the winner is chosen among fits that reached their fixed point.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+ENABLED = True
+CHUNK = 300
+SAME_OPTIMUM = 1e-3
+LIMIT_SHARE = 0.1
+ALIGNED = 0.99
+N_RATIOS = 3
+RATIO_SPREAD = 0.05
+
+
+def _components(gm) -> tuple[np.ndarray, np.ndarray]:
+    """One row per component (weight, mean, covariance) and the shared part (a tied
+    covariance), from a fitted model on standardised data."""
+    k = gm.weights_.shape[0]
+    rows = [gm.weights_[:, None], gm.means_]
+    shared = np.zeros(0)
+    if gm.covariance_type == "tied":
+        shared = np.asarray(gm.covariances_).ravel()
+    else:
+        rows.append(np.asarray(gm.covariances_).reshape(k, -1))
+    return np.hstack(rows), shared
+
+
+def _flat(gm, order: np.ndarray) -> np.ndarray:
+    rows, shared = _components(gm)
+    return np.concatenate([rows[order].ravel(), shared])
+
+
+def _matching(gm, ref) -> np.ndarray:
+    """The order of gm's components that best matches ref's (by their rows)."""
+    a, _ = _components(gm)
+    b, _ = _components(ref)
+    cost = np.abs(b[:, None, :] - a[None, :, :]).sum(axis=2)
+    _, order = linear_sum_assignment(cost)
+    return order
+
+
+def _aitken(t0, t1, t2, star) -> bool:
+    """Whether t0, t1, t2 (one run, a stretch apart) converge linearly to star: shrinking
+    steps, each toward star (cosine at least ``ALIGNED``), and their Aitken limit within
+    ``SAME_OPTIMUM`` or ``LIMIT_SHARE`` of the remaining distance (largest coordinate)."""
+    d1, d2 = np.linalg.norm(t1 - t0), np.linalg.norm(t2 - t1)
+    if not (np.isfinite(d1) and np.isfinite(d2)) or d1 == 0 or d2 == 0 or d2 >= d1:
+        return False
+    q = d2 / d1
+    limit = t2 + (t2 - t1) * q / (1 - q)
+    gap = np.max(np.abs(t2 - star))
+    cos = np.dot(t2 - t1, star - t2) / (d2 * np.linalg.norm(star - t2) or 1.0)
+    return bool(cos >= ALIGNED and np.max(np.abs(limit - star)) <= max(SAME_OPTIMUM, LIMIT_SHARE * gap))
+
+
+def heads_for(models: Sequence, ref) -> bool:
+    """Whether the last four models of one run (a stretch apart) converge linearly to
+    ``ref``'s parameters (components matched): :func:`_aitken` on both of its last two
+    triples."""
+    if len(models) < 4:
+        return False
+    order = _matching(models[-1], ref)
+    t = [_flat(gm, order) for gm in models[-4:]]
+    star = _flat(ref, np.arange(ref.weights_.shape[0]))
+    return _aitken(*t[:3], star) and _aitken(*t[1:], star)
+
+
+def out_of_reach(passes: Sequence[int], logliks: Sequence[float], max_iter: int, best: float) -> bool:
+    """Whether a run that converges linearly cannot reach ``best`` in the passes it has
+    left at its current pace.
+
+    Linearly: the gains of its last ``N_RATIOS`` + 1 stretches shrink by steady ratios
+    (each below 1, all within ``RATIO_SPREAD``), so its pace will not pick up. A run
+    leaving a saddle has growing or erratic gains and is left to run on."""
+    if len(passes) < N_RATIOS + 2:
+        return False
+    p = np.asarray(passes[-(N_RATIOS + 2) :], dtype=float)
+    gains = np.diff(np.asarray(logliks[-(N_RATIOS + 2) :])) / np.maximum(np.diff(p), 1.0)
+    if not np.all(gains > 0):
+        return False
+    ratios = gains[1:] / gains[:-1]
+    if np.any(ratios >= 1) or np.ptp(ratios) > RATIO_SPREAD:
+        return False
+    return bool(logliks[-1] + gains[-1] * (max_iter - passes[-1]) < best)
+
+
+def run_best_first(
+    order: Sequence[int],
+    fits: list,
+    lls: np.ndarray,
+    advance: Callable[[int, int], None],
+    regular: Callable[[int], bool],
+    *,
+    max_iter: int,
+    margin: float = np.inf,
+) -> None:
+    """Run the fits in ``order`` (best first) on to their fixed point, in place.
+
+    ``advance(i, passes)`` runs fit i on for at most ``passes`` passes (updating
+    ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no collapsed
+    component. A fit more than ``margin`` below the best fixed point already reached is
+    left where it is; the later fits go on in stretches and stop by the rules of this
+    module (with ``ENABLED`` False each runs to its fixed point or ``max_iter``: the
+    reference the rules are tested against).
+    """
+    best, best_i = -np.inf, None
+    for i in order:
+        gm = fits[i]
+        if gm is None or lls[i] < best - margin:
+            continue
+        if not gm.converged_ and gm.n_iter_ < max_iter:
+            if best_i is None or not ENABLED:
+                advance(i, max_iter - gm.n_iter_)
+            else:
+                _watched(i, fits, lls, advance, max_iter, best, fits[best_i])
+        if fits[i].converged_ and regular(i) and lls[i] > best:
+            best, best_i = lls[i], i
+
+
+def _watched(i, fits, lls, advance, max_iter, best, ref) -> None:
+    models, passes, logliks = [fits[i]], [fits[i].n_iter_], [lls[i]]
+    while not fits[i].converged_ and fits[i].n_iter_ < max_iter:
+        before = fits[i].n_iter_
+        advance(i, min(CHUNK, max_iter - before))
+        gm = fits[i]
+        if gm.n_iter_ == before:  # the run failed; it keeps what it had reached
+            return
+        models.append(gm)
+        passes.append(gm.n_iter_)
+        logliks.append(lls[i])
+        if gm.converged_:
+            return
+        if out_of_reach(passes, logliks, max_iter, best):
+            return
+        if lls[i] < best and heads_for(models, ref):
+            return
