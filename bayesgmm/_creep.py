@@ -3,7 +3,7 @@ that creeps toward an optimum it cannot win is stopped.
 
 Above the true number of components the likelihood is nearly flat along a redundant
 component, and EM (SQUAREM's extrapolations rejected by its safeguard) creeps: thousands
-of passes that change the log-likelihood in its fourth decimal. Run best first, the
+of passes that barely change the log-likelihood. Run best first, the
 leader reaches its fixed point first; every later run then goes on in stretches of
 ``CHUNK`` passes and stops as soon as one of two things is established:
 
@@ -16,12 +16,17 @@ leader reaches its fixed point first; every later run then goes on in stretches 
 - it converges to the best fixed point itself: the limit of its parameters, extrapolated
   from three stretches of a linearly converging sequence (Aitken's delta-squared, on the
   parameters of the standardised data), lies within ``SAME_OPTIMUM`` of the best fixed
-  point's parameters (components matched), it is approaching them, and its
-  log-likelihood is below theirs. Its limit is that optimum: running it on would only
-  reach it again.
+  point's parameters (components matched) or within ``LIMIT_SHARE`` of its remaining
+  distance to them (the extrapolation's own error while the run is still far), it is
+  approaching them, its log-likelihood is below theirs, and the Aitken limit of its
+  log-likelihood exceeds theirs by at most ``LIMIT_SHARE`` of its remaining gap (so it is
+  not heading for a higher optimum nearby). Its limit is that optimum: running it on
+  would only reach it again. This is an inference from a run in its linear regime, not
+  a proof; the slow tests of :mod:`bayesgmm.multistart` check it against an oracle.
 
-A stopped run keeps the log-likelihood it had reached (its ``converged_`` stays False),
-and the winner is chosen among fits that reached their fixed point.
+A stopped run keeps the log-likelihood it had reached (its ``converged_`` stays False);
+among fits tied at the best log-likelihood, :func:`~bayesgmm.multistart.best_em` keeps
+one that reached its fixed point.
 """
 
 from __future__ import annotations
@@ -93,6 +98,19 @@ def heads_for(models: Sequence, ref) -> bool:
     return _aitken(*t[:3], star) and _aitken(*t[1:], star)
 
 
+def no_higher(logliks: Sequence[float], best: float) -> bool:
+    """Whether the Aitken limit of a run's log-likelihood (from its last three stretches)
+    exceeds ``best`` by at most ``LIMIT_SHARE`` of the run's remaining gap: its gains agree
+    with a run that ends at the best optimum, not at a higher one nearby."""
+    if len(logliks) < 3:
+        return False
+    g1, g2 = logliks[-2] - logliks[-3], logliks[-1] - logliks[-2]
+    if not (g1 > 0 and g2 > 0 and g2 < g1):
+        return False
+    q = g2 / g1
+    return bool(logliks[-1] + g2 * q / (1 - q) <= best + LIMIT_SHARE * (best - logliks[-1]))
+
+
 def out_of_reach(passes: Sequence[int], logliks: Sequence[float], max_iter: int, best: float) -> bool:
     """Whether a run that converges linearly cannot reach ``best`` in the passes it has
     left at its current pace.
@@ -160,5 +178,5 @@ def _watched(i, fits, lls, advance, max_iter, best, ref) -> None:
             return
         if out_of_reach(passes, logliks, max_iter, best):
             return
-        if lls[i] < best and heads_for(models, ref):
+        if lls[i] < best and heads_for(models, ref) and no_higher(logliks, best):
             return
