@@ -139,33 +139,38 @@ def run_best_first(
     *,
     max_iter: int,
     margin: float = np.inf,
+    at_fixed_point: bool = True,
 ) -> None:
     """Run the fits in ``order`` (best first) on to their fixed point, in place.
 
-    ``advance(i, passes)`` runs fit i on for at most ``passes`` passes (updating
-    ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no collapsed
-    component. A fit more than ``margin`` below the best fixed point already reached is
-    left where it is; the later fits go on in stretches and stop by the rules of this
-    module (with ``ENABLED`` False each runs to its fixed point or ``max_iter``: the
-    reference the rules are tested against).
+    ``advance(i, passes)`` runs fit i on for at most ``passes`` passes to the fixed point
+    (updating ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no
+    collapsed component; ``at_fixed_point`` whether a fit's ``converged_`` already means
+    it reached the fixed point (False when it converged at a looser tolerance). A fit
+    more than ``margin`` below the best fixed point already reached is left where it is;
+    the later fits go on in stretches and stop by the rules of this module (with
+    ``ENABLED`` False each runs to its fixed point or ``max_iter``: the reference the
+    rules are tested against).
     """
     best, best_i = -np.inf, None
     for i in order:
         gm = fits[i]
         if gm is None or lls[i] < best - margin:
             continue
-        if not gm.converged_ and gm.n_iter_ < max_iter:
+        reached = gm.converged_ and at_fixed_point
+        if not reached and gm.n_iter_ < max_iter:
             if best_i is None or not ENABLED:
                 advance(i, max_iter - gm.n_iter_)
             else:
                 _watched(i, fits, lls, advance, max_iter, best, fits[best_i])
-        if fits[i].converged_ and regular(i) and lls[i] > best:
+            reached = fits[i].converged_
+        if reached and regular(i) and lls[i] > best:
             best, best_i = lls[i], i
 
 
 def _watched(i, fits, lls, advance, max_iter, best, ref) -> None:
     models, passes, logliks = [fits[i]], [fits[i].n_iter_], [lls[i]]
-    while not fits[i].converged_ and fits[i].n_iter_ < max_iter:
+    while fits[i].n_iter_ < max_iter:
         before = fits[i].n_iter_
         advance(i, min(CHUNK, max_iter - before))
         gm = fits[i]

@@ -273,10 +273,8 @@ def best_em(
     hierarchical start) on all rows: first to ``LOOSE_TOL``, then to the fixed point, except
     those stopped more than ``SCREEN_MARGIN`` below the best fixed point already reached.
     That stage runs best first, and a run creeping toward an optimum it cannot win, or
-    toward the best one reached, is stopped (:mod:`bayesgmm._creep`). The best fixed point
-    is kept. A start left behind at the screen is, in practice,
-    creeping toward a redundant component far below the leaders. From ``NUMBA_MIN_ROWS``
-    rows the passes run in the compiled kernel (when numba is installed).
+    toward the best one reached, is stopped (:mod:`bayesgmm._creep`). The best is kept.
+    From ``NUMBA_MIN_ROWS`` rows the passes run in the compiled kernel (with numba).
 
     Parameters
     ----------
@@ -374,10 +372,12 @@ def best_em(
             gm.n_iter_ += prev.n_iter_
         fits[i], lls[i] = gm, ll if np.isfinite(ll) else np.nan
 
-    def finish(order, margin=np.inf):  # best first to the fixed point (bayesgmm._creep)
+    def finish(order, margin=np.inf, at_fixed_point=True):  # best first (bayesgmm._creep)
         usable = lambda i: not is_degenerate(fits[i].covariances_, ct, reg_covar)  # noqa: E731
         advance = lambda i, passes: run(i, Z, None, passes, True)  # noqa: E731
-        run_best_first(order, fits, lls, advance, usable, max_iter=max_iter, margin=margin)
+        run_best_first(
+            order, fits, lls, advance, usable, max_iter=max_iter, margin=margin, at_fixed_point=at_fixed_point
+        )
 
     with _quiet():
         # every start to the screen (on a subset of rows for large n)
@@ -420,7 +420,7 @@ def best_em(
                 # then to the fixed point, best first; a run that stopped more than
                 # SCREEN_MARGIN below the best fixed point found stops there, and a
                 # creeping run is stopped by the rules of bayesgmm._creep
-                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN)
+                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN, at_fixed_point=False)
             finalists = keep
         else:
             # the finalists for a stretch, then the leaders to the fixed point
