@@ -147,14 +147,14 @@ def split_move(X, logw, mu, chol, var, full, alpha, m0, ms, iw_df, iw_scale, q_d
     prec_ref = _gram(ref_chol)
     log_q_mu = np.empty(2)
     for which in range(2):
-        m = mu[e] if which == 0 else new_mu
+        point = mu[e] if which == 0 else new_mu
         top = -np.inf
         vals = np.empty(n)
         for i in range(n):
             q = 0.0
             for a in range(d):
                 for b in range(d):
-                    q += (m[a] - X[i, a]) * prec_ref[a, b] * (m[b] - X[i, b])
+                    q += (point[a] - X[i, a]) * prec_ref[a, b] * (point[b] - X[i, b])
             vals[i] = -0.5 * q / width**2
             top = max(top, vals[i])
         acc = 0.0
