@@ -139,31 +139,32 @@ def run_best_first(
     *,
     max_iter: int,
     margin: float = np.inf,
-    at_fixed_point: bool = True,
+    watch: bool = True,
 ) -> None:
     """Run the fits in ``order`` (best first) on to their fixed point, in place.
 
     ``advance(i, passes)`` runs fit i on for at most ``passes`` passes to the fixed point
     (updating ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no
-    collapsed component; ``at_fixed_point`` whether a fit's ``converged_`` already means
-    it reached the fixed point (False when it converged at a looser tolerance). A fit
-    more than ``margin`` below the best fixed point already reached is left where it is;
-    the later fits go on in stretches and stop by the rules of this module (with
-    ``ENABLED`` False each runs to its fixed point or ``max_iter``: the reference the
-    rules are tested against).
+    collapsed component. A fit more than ``margin`` below the best log-likelihood already
+    run to the end is left where it is. With ``watch``, a fit's ``converged_`` means it is
+    at its fixed point, and after the first the fits go on in stretches and stop by the
+    rules of this module (with ``ENABLED`` False each runs to its fixed point or
+    ``max_iter``: the reference the rules are tested against). Without it (fits that
+    converged at a looser tolerance on many rows), each runs on to its fixed point or
+    ``max_iter``, and the margin counts from wherever it ended.
     """
     best, best_i = -np.inf, None
     for i in order:
         gm = fits[i]
         if gm is None or lls[i] < best - margin:
             continue
-        reached = gm.converged_ and at_fixed_point
+        reached = gm.converged_ and watch
         if not reached and gm.n_iter_ < max_iter:
-            if best_i is None or not ENABLED:
+            if best_i is None or not (watch and ENABLED):
                 advance(i, max_iter - gm.n_iter_)
             else:
                 _watched(i, fits, lls, advance, max_iter, best, fits[best_i])
-            reached = fits[i].converged_
+            reached = fits[i].converged_ or not watch
         if reached and regular(i) and lls[i] > best:
             best, best_i = lls[i], i
 

@@ -272,8 +272,9 @@ def best_em(
     large n, to the fixed point on the subset, and the ``N_FULL`` best of these (and the
     hierarchical start) on all rows: first to ``LOOSE_TOL``, then to the fixed point, except
     those stopped more than ``SCREEN_MARGIN`` below the best fixed point already reached.
-    That stage runs best first, and a run creeping toward an optimum it cannot win, or
-    toward the best one reached, is stopped (:mod:`bayesgmm._creep`). The best is kept.
+    That stage runs best first and, on all rows screened, a run creeping toward an optimum
+    it cannot win, or toward the best one reached, is stopped (:mod:`bayesgmm._creep`).
+    The best is kept.
     From ``NUMBA_MIN_ROWS`` rows the passes run in the compiled kernel (with numba).
 
     Parameters
@@ -372,12 +373,10 @@ def best_em(
             gm.n_iter_ += prev.n_iter_
         fits[i], lls[i] = gm, ll if np.isfinite(ll) else np.nan
 
-    def finish(order, margin=np.inf, at_fixed_point=True):  # best first (bayesgmm._creep)
+    def finish(order, margin=np.inf, watch=True):  # best first (bayesgmm._creep)
         usable = lambda i: not is_degenerate(fits[i].covariances_, ct, reg_covar)  # noqa: E731
         advance = lambda i, passes: run(i, Z, None, passes, True)  # noqa: E731
-        run_best_first(
-            order, fits, lls, advance, usable, max_iter=max_iter, margin=margin, at_fixed_point=at_fixed_point
-        )
+        run_best_first(order, fits, lls, advance, usable, max_iter=max_iter, margin=margin, watch=watch)
 
     with _quiet():
         # every start to the screen (on a subset of rows for large n)
@@ -418,9 +417,9 @@ def best_em(
                 run(i, Z, None, max_iter, False, LOOSE_TOL if loose else tol)
             if loose:
                 # then to the fixed point, best first; a run that stopped more than
-                # SCREEN_MARGIN below the best fixed point found stops there, and a
-                # creeping run is stopped by the rules of bayesgmm._creep
-                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN, at_fixed_point=False)
+                # SCREEN_MARGIN below the best fixed point found stops there (not watched
+                # by bayesgmm._creep's rules: on many rows watching was measured slower)
+                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN, watch=False)
             finalists = keep
         else:
             # the finalists for a stretch, then the leaders to the fixed point
