@@ -208,6 +208,21 @@ def test_compare_ranks_extra_criteria(rng):
     assert "rank_evidence" not in compare(results).columns
 
 
+def test_an_extra_criterion_that_warns_is_not_ranked(rng):
+    """The lowest -2 log evidence flags itself unreliable (``evidence_warning``): the row
+    keeps its value but gets no evidence rank, and the next best is chosen by it."""
+    results = [
+        _result(rng, 1, -2.0, extra={"evidence": 30.0, "evidence_se": 0.2, "evidence_warning": False}),
+        _result(rng, 2, -1.0, extra={"evidence": 10.0, "evidence_se": 0.3, "evidence_warning": False}),
+        _result(rng, 3, -0.9, extra={"evidence": 2.0, "evidence_se": 2.3, "evidence_warning": True}),
+    ]
+    table = compare(results, extra_criteria=("evidence",)).set_index("k")
+    assert table.loc[3, "evidence"] == 2.0 and table.loc[3, "invariant_ok"]
+    assert pd.isna(table.loc[3, "rank_evidence"])
+    assert table.loc[2, "rank_evidence"] == 1 and table.loc[1, "rank_evidence"] == 2
+    assert chosen(table.reset_index())["evidence"] == 2
+
+
 def test_bad_arguments():
     X = np.zeros((10, 1))
     with pytest.raises(

@@ -190,7 +190,8 @@ def compare(
     extra_criteria : sequence of str
         Names of ``ModelResult.extra`` entries to rank as criteria (deviance scale, lower
         is better). Like WAIC and LOO they depend on the posterior, so a row whose
-        label-invariant diagnostics fail is not ranked on them either.
+        label-invariant diagnostics fail is not ranked on them either, nor one whose
+        ``<name>_warning`` entry is True (the estimate flags itself unreliable).
     occupied : OccupiedComponents, optional
         The posterior of the number of occupied components of a sparse overfitted fit
         (:mod:`bayesgmm.bayes.occupancy`): adds the column ``p_occupied``, the posterior
@@ -244,7 +245,9 @@ def compare(
     gated = (*BAYES_CRITERIA, *extra_criteria)
     masked = table.copy()
     for crit in gated:
-        masked.loc[~ranked, crit] = np.nan
+        warned = table.get(f"{crit}_warning") if crit in extra_criteria else None
+        unreliable = False if warned is None else warned.fillna(False).astype(bool).to_numpy()
+        masked.loc[~ranked | unreliable, crit] = np.nan
     rank_criteria(masked, (*CRITERIA, *gated))
     for col in masked.columns:
         if col.startswith("rank_") or col == "chosen_by":
@@ -292,8 +295,7 @@ def compare_models(
     starts, on standardised data, mapped back: :func:`bayesgmm.criteria.fit_grid`), the
     Bayesian model (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`) started from it, then
     :func:`model_result` and, unless ``evidence=False``,
-    :func:`~bayesgmm.bayes.evidence.log_evidence`; the table is :func:`compare` of those
-    results.
+    :func:`~bayesgmm.bayes.evidence.log_evidence`; the table is :func:`compare` of them.
 
     **Evidence beside BIC.** ``evidence`` is ``-2 log p(X | K)`` under the model's priors,
     on BIC's scale (``evidence_se`` its Monte Carlo standard error, ``evidence_warning``
@@ -336,15 +338,14 @@ def compare_models(
         starts (as ``select``'s ``n_init``).
     random_state : int, numpy Generator or None
         One seed per K is drawn from it (the chains). The EM fits take an int or None as
-        :func:`~bayesgmm.criteria.select` does (None: a fixed seed), and one draw of a Generator.
+        ``select`` does (None: a fixed seed), and one draw of a Generator.
     progress : bool or writable text stream, default=True
         One line per K: to stderr (True), to the stream given, or nowhere (False).
     return_models : bool, default=False
         Also return ``{(k, covariance_type): (em, bayes_or_None)}``.
     evidence : bool, default=True
-        Estimate the log evidence of every posterior (columns ``evidence``,
-        ``evidence_se``, ``evidence_warning``; ranked as the criterion ``evidence``). Its
-        cost is one pass over the data per proposal draw.
+        Estimate the log evidence of every posterior (columns ``evidence``, ``evidence_se``,
+        ``evidence_warning``; ranked as the criterion ``evidence``, except where it warns).
     k_max : int, optional
         Also fit one overfitted mixture of ``k_max`` components with a sparse Dirichlet
         prior and add the posterior probability of each number of occupied components as
