@@ -137,7 +137,7 @@ def test_paired_differences(small):
 def test_progress_line_per_k(small):
     log = small[3]
     assert log.startswith(
-        "compare_models: K in [1, 2], n=150, Gibbs sampler, 10 sweeps a draw, 2 chain(s) x (200 tune + 500 draws) per K\n"
+        "compare_models: K in [1, 2], n=150, Gibbs sampler, 20 sweeps a draw, 2 chain(s) x (200 tune + 500 draws) per K\n"
     )
     assert "K=1 (1/2) done in" in log and "K=2 (2/2) done in" in log
     assert log.count("WAIC") == 2 and log.count("LOO") == 2

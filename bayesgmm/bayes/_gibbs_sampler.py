@@ -31,7 +31,7 @@ __all__ = ["GIBBS_THIN", "GibbsModel", "GibbsSampler"]
 #: Sweeps per kept draw: a sweep is cheap, and successive sweeps are correlated (the
 #: allocations move a few observations at a time), so a draw is kept every few sweeps;
 #: ``tune`` and ``draws`` count such intervals.
-GIBBS_THIN = 10
+GIBBS_THIN = 20
 
 
 @dataclass(frozen=True)
