@@ -273,9 +273,7 @@ def test_heights_every_density_criterion_chooses_two():
     sk = SkGaussianMixture(3, n_init=20, max_iter=1000, random_state=0).fit(Xs)
     assert by_k.loc[3, "loglik"] > np.sum(sk.score_samples(Xs))
     two = table.set_index("k").loc[2]
-    # ranked on its label-invariant diagnostics; the Gibbs sampler's per-parameter R-hat is
-    # not asserted: where the groups overlap this much its allocations and parameters move
-    # together (compare_models' docstring: refit the chosen K with NUTS for its parameters)
+    assert two["max_rhat"] <= 1.01 and two["divergences"] == 0
     assert two["invariant_ok"] and two["flag"] == "" and two["invariant_max_rhat"] <= 1.01
     one = table.set_index("k").loc[1]
     assert one["waic_diff"] > 2 * one["waic_diff_se"]  # K=1 is clearly worse
