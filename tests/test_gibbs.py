@@ -199,7 +199,6 @@ def test_allocation_step_compiled_equals_numpy_and_scipy(d, rng):
 
 # ----------------------------------------------------------------------------- exact posterior
 X4 = np.array([-1.0, -0.6, 0.9, 2.5])
-PRIORS4 = Priors(alpha=0.5, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
 
 
 def _exact_occupied(scale_prior: str, k: int = 3, alpha: float = 0.5) -> np.ndarray:
@@ -286,28 +285,37 @@ def test_grid_enumeration_reproduces_the_quadrature():
 
 
 @pytest.mark.parametrize(
-    "scale_prior, engine, draws",
+    "scale_prior, engine, draws, alpha, split_moves",
     [
-        ("inverse_wishart", "numba", 20000),
-        ("halfnormal", "numba", 20000),
-        ("inverse_wishart", "numpy", 1500),
-        ("hierarchical", "numba", 20000),
+        ("inverse_wishart", "numba", 20000, 0.5, None),
+        ("halfnormal", "numba", 20000, 0.5, None),
+        ("inverse_wishart", "numpy", 1500, 0.5, None),
+        ("hierarchical", "numba", 20000, 0.5, None),
         # the numpy chain needs this many sweeps for the count's ESS to pass: a slow test
-        pytest.param("hierarchical", "numpy", 4000, marks=pytest.mark.slow),
+        pytest.param("hierarchical", "numpy", 4000, 0.5, None, marks=pytest.mark.slow),
+        # a sparse prior, where the split move's proposal of an empty component's share
+        # matters; with and without the move
+        ("inverse_wishart", "numba", 40000, 0.05, 1),
+        ("inverse_wishart", "numba", 40000, 0.05, 0),
+        pytest.param("inverse_wishart", "numpy", 4000, 0.05, 1, marks=pytest.mark.slow),
     ],
 )
-def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws):
-    exact = _exact_occupied_hierarchical() if scale_prior == "hierarchical" else _exact_occupied(scale_prior)
+def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws, alpha, split_moves):
+    if scale_prior == "hierarchical":
+        exact = _exact_occupied_hierarchical()
+    else:
+        exact = _exact_occupied(scale_prior, alpha=alpha)
     g = sample_sparse_mixture(
         X4[:, None],
         3,
-        priors=PRIORS4,
+        priors=Priors(alpha=alpha, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0),
         scale_prior=scale_prior,
         draws=draws,
         tune=200,
         chains=2,
         random_state=1,
         engine=engine,
+        split_moves=split_moves,
     )
     got = np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size
     ess = g.diagnostics["invariant"]["occupied"]["ess_bulk"]
@@ -453,29 +461,3 @@ def test_every_chain_starts_from_k_max_clusters():
     assert any(not np.array_equal(starts[0], z) for z in starts[1:])  # their own seeds
     with pytest.raises(ValueError, match="'split_moves' parameter must be 0 with scale_prior='halfnormal'"):
         sample_sparse_mixture(X, 3, scale_prior="halfnormal", split_moves=1, draws=5, tune=0)
-
-
-@pytest.mark.parametrize(
-    "engine, draws", [("numba", 40000), pytest.param("numpy", 4000, marks=pytest.mark.slow)]
-)
-def test_split_move_keeps_the_exact_sparse_posterior(engine, draws):
-    """A sparse prior (alpha = 0.05), where the split move's proposal of an empty
-    component's share matters: the count's posterior against exact enumeration, with and
-    without the move."""
-    exact = _exact_occupied("inverse_wishart", alpha=0.05)
-    pri = Priors(alpha=0.05, mean_loc=0.0, mean_scale=1.5, sd_scale=1.0)
-    for moves in (1, 0):
-        g = sample_sparse_mixture(
-            X4[:, None],
-            3,
-            priors=pri,
-            draws=draws,
-            tune=200,
-            chains=2,
-            random_state=3,
-            engine=engine,
-            split_moves=moves,
-        )
-        got = np.bincount(g.occupied.ravel(), minlength=4)[1:] / g.occupied.size
-        ess = g.diagnostics["invariant"]["occupied"]["ess_bulk"]
-        assert_within(got, exact, 4 * np.sqrt(exact * (1 - exact) / ess))

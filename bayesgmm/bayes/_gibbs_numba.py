@@ -15,6 +15,19 @@ from numba import njit
 LOG_2PI = math.log(2.0 * math.pi)
 
 
+@njit(inline="always")
+def sq_dist(prec_chol, X, i, mean):  # pragma: no cover - compiled
+    """``|L^T (x_i - mean)|^2`` for the lower precision factor ``L = prec_chol``: the
+    quadratic term of ``log N(x_i | mean, (L L^T)^-1)``."""
+    q = 0.0
+    for a in range(X.shape[1]):
+        t = 0.0
+        for b in range(a, X.shape[1]):
+            t += prec_chol[b, a] * (X[i, b] - mean[b])
+        q += t * t
+    return q
+
+
 @njit(cache=True, nogil=True)
 def allocate(X, logw, means, chol, logdet, u, z, nk, s1, s2):  # pragma: no cover - compiled
     """Draw every allocation given the parameters and sum the statistics of the new groups.
@@ -35,13 +48,7 @@ def allocate(X, logw, means, chol, logdet, u, z, nk, s1, s2):  # pragma: no cove
     for i in range(n):
         top = -np.inf
         for k in range(k_max):
-            q = 0.0
-            for a in range(d):
-                t = 0.0
-                for b in range(a, d):
-                    t += chol[k, b, a] * (X[i, b] - means[k, b])
-                q += t * t
-            lp[k] = logw[k] + logdet[k] - 0.5 * q
+            lp[k] = logw[k] + logdet[k] - 0.5 * sq_dist(chol[k], X, i, means[k])
             if lp[k] > top:
                 top = lp[k]
         s = 0.0
@@ -83,6 +90,25 @@ def _gram(lower):  # pragma: no cover - compiled
                 t += lower[a, j] * lower[b, j]
             out[a, b] = t
     return out
+
+
+@njit(cache=True)
+def wishart_factor(lower, df, out):  # pragma: no cover - compiled
+    """Fill ``out`` with the lower Cholesky factor of a draw of ``Wishart(df, lower lower^T)``
+    (Bartlett's decomposition: ``lower @ A`` with ``A_aa = sqrt(chi2(df - a))`` and standard
+    normals below the diagonal)."""
+    d = lower.shape[0]
+    bart = np.zeros((d, d))
+    for a in range(d):
+        bart[a, a] = math.sqrt(np.random.chisquare(df - a))
+        for j in range(a):
+            bart[a, j] = np.random.standard_normal()
+    for a in range(d):
+        for j in range(d):
+            t = 0.0
+            for m in range(j, a + 1):
+                t += lower[a, m] * bart[m, j]
+            out[a, j] = t
 
 
 @njit(cache=True)
@@ -162,18 +188,7 @@ def _full_update(nk, s1, s2, m0, ms, iw_df, iw_scale, mu, chol):  # pragma: no c
                 psi[a, j] += (
                     s2[k, a, j] - mu[k, a] * s1[k, j] - s1[k, a] * mu[k, j] + nk[k] * mu[k, a] * mu[k, j]
                 )
-        lower = np.linalg.cholesky(np.linalg.inv(psi))
-        bart = np.zeros((d, d))
-        for a in range(d):
-            bart[a, a] = math.sqrt(np.random.chisquare(iw_df + nk[k] - a))
-            for j in range(a):
-                bart[a, j] = np.random.standard_normal()
-        for a in range(d):
-            for j in range(d):
-                t = 0.0
-                for m in range(j, a + 1):
-                    t += lower[a, m] * bart[m, j]
-                chol[k, a, j] = t
+        wishart_factor(np.linalg.cholesky(np.linalg.inv(psi)), iw_df + nk[k], chol[k])
 
 
 @njit(cache=True)
@@ -195,19 +210,8 @@ def _hierarchical_scale(chol, full, g0, G0, iw_df, iw_scale):  # pragma: no cove
     rate = G0.copy()
     for k in range(k_max):
         rate += _gram(chol[k])
-    lower = np.linalg.cholesky(np.linalg.inv(2.0 * rate))
-    bart = np.zeros((d, d))
-    for a in range(d):
-        bart[a, a] = math.sqrt(np.random.chisquare(2.0 * shape - a))
-        for j in range(a):
-            bart[a, j] = np.random.standard_normal()
     factor = np.zeros((d, d))
-    for a in range(d):
-        for j in range(a + 1):
-            t = 0.0
-            for m in range(j, a + 1):
-                t += lower[a, m] * bart[m, j]
-            factor[a, j] = t
+    wishart_factor(np.linalg.cholesky(np.linalg.inv(2.0 * rate)), 2.0 * shape, factor)
     gram = _gram(factor)
     for a in range(d):
         for j in range(d):

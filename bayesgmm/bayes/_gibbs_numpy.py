@@ -19,11 +19,17 @@ LOG_2PI = float(np.log(2.0 * np.pi))
 
 
 # ----------------------------------------------------------------------------- allocation
-def _allocate_numpy(X, logw, means, chol, logdet, u, z, nk, s1, s2):
-    """The allocation step in numpy: the same draws as the compiled one (up to rounding)."""
+def log_joint(X, logw, means, chol, logdet):
+    """``log w_k + log N(x_i | mu_k, (L_k L_k^T)^-1)`` plus ``d/2 log 2 pi``, shape (n, K), for
+    the lower precision factors ``chol`` and ``logdet`` the sums of the logs of their diagonals."""
     diff = X[:, None, :] - means[None, :, :]  # (n, K, d)
     proj = np.einsum("nkb,kba->nka", diff, chol)  # (x - mu)^T L: the rows of L^T (x - mu)
-    lp = logw + logdet - 0.5 * np.sum(proj**2, axis=2)
+    return logw + logdet - 0.5 * np.sum(proj**2, axis=2)
+
+
+def _allocate_numpy(X, logw, means, chol, logdet, u, z, nk, s1, s2):
+    """The allocation step in numpy: the same draws as the compiled one (up to rounding)."""
+    lp = log_joint(X, logw, means, chol, logdet)
     top = lp.max(axis=1, keepdims=True)
     p = np.exp(lp - top)
     cum = np.cumsum(p, axis=1)
@@ -249,9 +255,9 @@ def empty_draws(draws: int, k_max: int, d: int) -> dict[str, np.ndarray]:
     }
 
 
-def numpy_chain(X, z0, hyper, draws, tune, rng, step, thin=1):
+def numpy_chain(X, z0, hyper, draws, tune, rng, step, thin=1, split_moves=0):
     """One chain in numpy from the allocation ``z0``: ``tune`` sweeps discarded, then one
-    draw kept every ``thin`` sweeps."""
+    draw kept every ``thin`` sweeps; ``split_moves`` split proposals per sweep."""
     n, d = X.shape
     k_max = hyper["alpha"].shape[0]
     (nk, s1, s2), scale = initial_state(X, z0, k_max, hyper)
@@ -281,7 +287,7 @@ def numpy_chain(X, z0, hyper, draws, tune, rng, step, thin=1):
             hyper["iw_scale"] = hierarchical_scale(
                 1.0 / scale if diag_kind else chol @ np.swapaxes(chol, 1, 2), hyper, rng
             )
-        for _ in range(hyper.get("split_moves", 0) if k_max > 1 else 0):
+        for _ in range(split_moves if k_max > 1 else 0):
             logw, mu, chol, var, _ = split_move(
                 X, logw, mu, chol, scale if diag_kind else None, hyper, rng, 5.0 if diag_kind else d + 4.0
             )

@@ -33,12 +33,20 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["hierarchical_hyper"]
+__all__ = ["data_range", "hierarchical_hyper"]
 
 #: c0 = C0_BASE + (r - 1) / 2, g0 = G0_BASE + (r - 1) / 2, G0 = G0_FACTOR g0 / c0 diag(1 / R^2).
 C0_BASE = 2.5
 G0_BASE = 0.5
 G0_FACTOR = 100.0
+
+
+def data_range(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's midpoint and range (a range of 0 counted as 1, as
+    :class:`~bayesgmm.bayes.model.Priors` does with a standard deviation): Richardson &
+    Green's centre and width, which the priors of Malsiner-Walli et al. are built from."""
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    return (lo + hi) / 2.0, np.where(hi > lo, hi - lo, 1.0).astype(float)
 
 
 def hierarchical_hyper(priors: Any, X: np.ndarray, kind: str) -> dict[str, Any]:
@@ -51,8 +59,7 @@ def hierarchical_hyper(priors: Any, X: np.ndarray, kind: str) -> dict[str, Any]:
     r = d if kind == "full" else 1
     c0 = C0_BASE + (r - 1) / 2.0
     g0 = G0_BASE + (r - 1) / 2.0
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
+    mid, span = data_range(X)
     rate = np.diag(G0_FACTOR * g0 / c0 / span**2)
     out: dict[str, Any] = {
         "iw_df": 2.0 * c0,
@@ -61,7 +68,7 @@ def hierarchical_hyper(priors: Any, X: np.ndarray, kind: str) -> dict[str, Any]:
         "hier_G0": rate,
     }
     if priors.mean_loc is None:
-        out["mean_loc"] = (lo + hi) / 2.0
+        out["mean_loc"] = mid
     if priors.mean_scale is None:
-        out["mean_scale"] = span.astype(float)
+        out["mean_scale"] = span
     return out

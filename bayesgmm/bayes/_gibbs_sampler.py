@@ -44,33 +44,24 @@ class GibbsModel:
     priors: Any
 
 
-def _start_parameters(
-    start: dict[str, np.ndarray], k: int, d: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Weights, means and covariances (K, d, d) of one start in the NUTS model's parametrisation."""
-    w = np.asarray(start.get("w", np.ones(k)), dtype=float)
-    mu = np.asarray(start["mu"], dtype=float)
+def start_allocation(Z: np.ndarray, start: dict[str, np.ndarray], k: int) -> np.ndarray:
+    """Each observation's most probable component under a start's parameters (given in the
+    NUTS model's parametrisation): the labels a chain starts from."""
+    from .._kernels import log_prob_resp, natural_parameters
+    from ..params import GMMParams
+
+    d = Z.shape[1]
     if "chol" in start:
         lower = np.zeros((k, d, d))
         rows, cols = np.tril_indices(d)
         lower[:, rows, cols] = start["chol"]
         cov = lower @ np.swapaxes(lower, 1, 2)
     else:
-        sd = np.asarray(start["sigma"], dtype=float).reshape(k, d)
-        cov = np.einsum("kf,fg->kfg", sd**2, np.eye(d))
-    return w, mu, cov
-
-
-def start_allocation(Z: np.ndarray, start: dict[str, np.ndarray], k: int) -> np.ndarray:
-    """Each observation's most probable component under a start's parameters (the labels a
-    chain starts from)."""
-    w, mu, cov = _start_parameters(start, k, Z.shape[1])
-    log_p = np.empty((Z.shape[0], k))
-    for j in range(k):
-        lower = np.linalg.cholesky(cov[j])
-        dev = np.linalg.solve(lower, (Z - mu[j]).T)
-        log_p[:, j] = np.log(w[j]) - np.log(np.diagonal(lower)).sum() - 0.5 * np.sum(dev**2, axis=0)
-    return np.argmax(log_p, axis=1).astype(np.int64)
+        cov = np.einsum("kf,fg->kfg", np.asarray(start["sigma"], dtype=float).reshape(k, d) ** 2, np.eye(d))
+    params = GMMParams(np.asarray(start.get("w", np.ones(k)), dtype=float), np.asarray(start["mu"]), cov)
+    shift = Z.mean(axis=0)
+    W = natural_parameters(params.weights, params.means, params.precisions_cholesky, "full", shift)
+    return np.argmax(log_prob_resp(Z, W, shift, "full")[1], axis=1).astype(np.int64)
 
 
 class GibbsSampler(Sampler):

@@ -81,9 +81,10 @@ def _log_q_u(log_u, a):
 
 
 def _mixture_loglik(X, logw, mu, chol):
-    dev = np.einsum("nkb,kba->nka", X[:, None, :] - mu[None], chol)
+    from ._gibbs_numpy import log_joint  # that module imports this one
+
     logdet = np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    return float(logsumexp(logw + logdet - 0.5 * np.sum(dev**2, axis=2), axis=1).sum())
+    return float(logsumexp(log_joint(X, logw, mu, chol, logdet), axis=1).sum())
 
 
 def split_move(X, logw, mu, chol, var, hyper, rng, q_df, width=SPLIT_WIDTH):

@@ -13,7 +13,7 @@ import math
 import numpy as np
 from numba import njit
 
-from ._gibbs_numba import _gram
+from ._gibbs_numba import _gram, sq_dist, wishart_factor
 
 LOG_2PI = math.log(2.0 * math.pi)
 
@@ -127,35 +127,19 @@ def split_move(X, logw, mu, chol, var, full, alpha, m0, ms, iw_df, iw_scale, q_d
     new_var = np.ones(d)
     psi = _proposal_scales(ref_cov, q_df, np.random.random() < 0.5)
     if full:
-        lower = np.linalg.cholesky(np.linalg.inv(psi))
-        bart = np.zeros((d, d))
-        for a in range(d):
-            bart[a, a] = math.sqrt(np.random.chisquare(q_df - a))
-            for j in range(a):
-                bart[a, j] = np.random.standard_normal()
-        for a in range(d):
-            for j in range(a + 1):
-                t = 0.0
-                for m in range(j, a + 1):
-                    t += lower[a, m] * bart[m, j]
-                new_chol[a, j] = t
+        wishart_factor(np.linalg.cholesky(np.linalg.inv(psi)), q_df, new_chol)
     else:
         for f in range(d):
             new_var[f] = 0.5 * psi[f, f] / np.random.gamma(0.5 * q_df)
             new_chol[f, f] = 1.0 / math.sqrt(new_var[f])
     # log q of the current and proposed means: a mixture over the observations
-    prec_ref = _gram(ref_chol)
     log_q_mu = np.empty(2)
     for which in range(2):
         point = mu[e] if which == 0 else new_mu
         top = -np.inf
         vals = np.empty(n)
         for i in range(n):
-            q = 0.0
-            for a in range(d):
-                for b in range(d):
-                    q += (point[a] - X[i, a]) * prec_ref[a, b] * (point[b] - X[i, b])
-            vals[i] = -0.5 * q / width**2
+            vals[i] = -0.5 * sq_dist(ref_chol, X, i, point) / width**2
             top = max(top, vals[i])
         acc = 0.0
         for i in range(n):
@@ -176,20 +160,8 @@ def split_move(X, logw, mu, chol, var, full, alpha, m0, ms, iw_df, iw_scale, q_d
     for i in range(n):
         top = -np.inf
         for k in range(k_max):
-            q = 0.0
-            for a in range(d):
-                t = 0.0
-                for b in range(a, d):
-                    t += chol[k, b, a] * (X[i, b] - mu[k, b])
-                q += t * t
-            lp[k] = logdet[k] - 0.5 * q
-        q = 0.0
-        for a in range(d):
-            t = 0.0
-            for b in range(a, d):
-                t += new_chol[b, a] * (X[i, b] - new_mu[b])
-            q += t * t
-        lp_new_e = new_logdet - 0.5 * q
+            lp[k] = logdet[k] - 0.5 * sq_dist(chol[k], X, i, mu[k])
+        lp_new_e = new_logdet - 0.5 * sq_dist(new_chol, X, i, new_mu)
         top_old = -np.inf
         top_new = -np.inf
         for k in range(k_max):

@@ -162,7 +162,7 @@ def gibbs_priors(
     return hyper
 
 
-def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1):
+def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1, split_moves=0):
     from ._gibbs_numba import run_chain
 
     d = X.shape[1]
@@ -193,7 +193,7 @@ def _chain_numba(X, z0, hyper, draws, tune, rng, thin=1):
         hyper.get("hier_G0", np.zeros((d, d))),
         float(hyper["lkj_eta"]),
         thin,
-        int(hyper["split_moves"]),
+        split_moves,
     )
     return out
 
@@ -310,7 +310,6 @@ def sample_sparse_mixture(
             "The 'split_moves' parameter must be 0 with scale_prior='halfnormal' (the move is "
             f"written for the inverse-Wishart priors). Got {split_moves}."
         )
-    hyper["split_moves"] = split_moves
     rng = check_random_state(random_state)
     t0 = time.perf_counter()
     if starts is None:
@@ -328,9 +327,11 @@ def sample_sparse_mixture(
     for z0 in starts:
         chain_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
         if compiled:
-            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng, thin))
+            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng, thin, split_moves))
         else:
-            runs.append(numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy"), thin))
+            runs.append(
+                numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy"), thin, split_moves)
+            )
     seconds = time.perf_counter() - t0
     res = {key: np.stack([r[key] for r in runs]) for key in runs[0]}
     occupied = (res["sizes"] > 0).sum(axis=2)

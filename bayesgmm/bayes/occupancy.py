@@ -152,12 +152,12 @@ def range_priors(X: np.ndarray, alpha: float = SPARSE_ALPHA) -> Any:
     Gibbs sampler's own. Wider than the fixed-K model's (twice the standard deviation): an
     extra occupied component then costs the Occam factor of a mean the data could have put
     anywhere in their range, which is what keeps a few tail observations from buying a
-    component of their own. A feature with a range of 0 gets a range of 1."""
+    component of their own (:func:`~bayesgmm.bayes._gibbs_priors.data_range`)."""
+    from ._gibbs_priors import data_range
     from .model import Priors
 
-    lo, hi = X.min(axis=0), X.max(axis=0)
-    span = np.where(hi > lo, hi - lo, 1.0)
-    return Priors(alpha=alpha, mean_loc=tuple((lo + hi) / 2.0), mean_scale=tuple(span))
+    mid, span = data_range(X)
+    return Priors(alpha=alpha, mean_loc=tuple(mid), mean_scale=tuple(span))
 
 
 # the keywords of gibbs.sample_sparse_mixture, which this passes on, plus the choice of method
