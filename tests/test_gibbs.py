@@ -297,7 +297,7 @@ def test_grid_enumeration_reproduces_the_quadrature():
         # matters; with and without the move
         ("inverse_wishart", "numba", 40000, 0.05, 1),
         ("inverse_wishart", "numba", 40000, 0.05, 0),
-        pytest.param("inverse_wishart", "numpy", 4000, 0.05, 1, marks=pytest.mark.slow),
+        pytest.param("inverse_wishart", "numpy", 10000, 0.05, 1, marks=pytest.mark.slow),
     ],
 )
 def test_occupied_posterior_equals_exact_enumeration(scale_prior, engine, draws, alpha, split_moves):
