@@ -182,7 +182,9 @@ class MixtureLogLike(Op):
         output_storage[2][0] = np.asarray(g_mu, dtype=np.float64)
         output_storage[3][0] = np.asarray(g_s, dtype=np.float64)
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def infer_shape(self, *args):
+        # PyTensor 2 passes (fgraph, node, input_shapes), PyTensor 3 (node, input_shapes)
+        input_shapes = args[-1]
         return [(), *input_shapes[2:]]
 
     def connection_pattern(self, node):

@@ -243,6 +243,7 @@ def _pytensor_function(model, value_vars, shapes, outs_all):
     K-sized extras cost next to nothing per gradient)."""
     import pytensor
     import pytensor.tensor as pt
+    from pytensor.graph.replace import clone_replace
 
     joined = pt.dvector("theta")
     pieces, at = {}, 0
@@ -253,8 +254,8 @@ def _pytensor_function(model, value_vars, shapes, outs_all):
     logp = model.logp()
     grads = pytensor.grad(logp, value_vars)
     grad = pt.concatenate([g.ravel() for g in grads])
-    logp, grad = pytensor.clone_replace([logp, grad], pieces)
-    outs = pytensor.clone_replace(outs_all, pieces)
+    logp, grad = clone_replace([logp, grad], pieces)
+    outs = clone_replace(outs_all, pieces)
     return pytensor.function([joined], [logp, grad, *outs], mode="NUMBA", trust_input=True)
 
 
