@@ -109,6 +109,32 @@ def check_random_state(random_state: Any) -> np.random.Generator:
     )
 
 
+def check_sample_weight(sample_weight: Any, n_samples: int) -> np.ndarray:
+    """Row weights as a float64 array of shape (n_samples,): a scalar for every row, or one
+    finite, non-negative weight per row, not all zero (scikit-learn's checks and messages)."""
+    from sklearn.utils import check_array
+    from sklearn.utils.validation import check_non_negative
+
+    if isinstance(sample_weight, Real):
+        sample_weight = np.full(n_samples, sample_weight, dtype=np.float64)
+    else:
+        sample_weight = check_array(
+            sample_weight, accept_sparse=False, ensure_2d=False, dtype=np.float64, order="C",
+            input_name="sample_weight",
+        )  # fmt: skip
+        if sample_weight.ndim != 1:
+            raise ValueError(
+                f"Sample weights must be 1D array or scalar, got {sample_weight.ndim}D array. "
+                f"Expected either a scalar value or a 1D array of length {n_samples}."
+            )
+        if sample_weight.shape != (n_samples,):
+            raise ValueError(f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!")
+    if np.all(sample_weight == 0):
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    check_non_negative(sample_weight, "`sample_weight`")
+    return sample_weight
+
+
 def _check_shape(param: np.ndarray, shape: tuple, name: str) -> None:
     if param.shape != shape:
         raise ValueError(f"The parameter '{name}' should have the shape of {shape}, but got {param.shape}")

@@ -14,23 +14,26 @@ point, and :meth:`GaussianMixture.icl`.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 import warnings
+from collections.abc import Callable
 from numbers import Integral, Real
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn import config_context, get_config
+from sklearn.base import BaseEstimator, DensityMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils._param_validation import Interval, StrOptions, validate_parameter_constraints
+from sklearn.utils.validation import check_is_fitted, validate_data
 
 from . import _kernels
 from ._data import as_data
 from ._fit_checks import check_fit, check_reg_covar_scale
-from ._validation import check_init_parameters, check_X, is_dask_array
+from ._validation import check_init_parameters, check_sample_weight, check_X, is_dask_array
 from .covariance import (
     compute_precision_cholesky,
     covariances_from_precision_cholesky,
@@ -47,6 +50,26 @@ __all__ = ["AUTO_NUMBA_MIN_ROWS", "GaussianMixture"]
 # Below this many rows engine="auto" runs numpy: loading numba (and, on a fresh install,
 # compiling the kernel) costs more than the passes it would save.
 AUTO_NUMBA_MIN_ROWS = 50_000
+
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+def _validated_fit(fit: F) -> F:
+    """A fit method run as scikit-learn runs its own: the constructor's parameters checked
+    against ``_parameter_constraints`` first (unless scikit-learn's configuration skips
+    parameter validation), the nested estimators' and functions' checks then skipped."""
+
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        if not get_config()["skip_parameter_validation"]:
+            validate_parameter_constraints(
+                self._parameter_constraints, self.get_params(deep=False), caller_name=type(self).__name__
+            )
+        with config_context(skip_parameter_validation=True):
+            return fit(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
@@ -172,7 +195,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, n_samples = {X.shape[0]}"
             )
         if sample_weight is not None:
-            sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+            sample_weight = check_sample_weight(sample_weight, X.shape[0])
         return X, np.ascontiguousarray(X, dtype=np.float64), sample_weight
 
     def _engine(self, X):
@@ -207,7 +230,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             cov = covariances_from_precision_cholesky(pc, ct)
         return w, m, cov, pc
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_validated_fit
     def fit(self, X, y=None, sample_weight=None) -> GaussianMixture:
         """Estimate the parameters by EM (``n_init`` starts, keep the best); returns self.
 
@@ -222,7 +245,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         self._fit(X, sample_weight)
         return self
 
-    @_fit_context(prefer_skip_nested_validation=True)
+    @_validated_fit
     def fit_predict(self, X, y=None, sample_weight=None) -> np.ndarray:
         """Fit, then label each sample with its most responsible component (in-memory X).
 

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from . import _arviz
 from .samplers import Sampler, SampleResult, SamplingRun
 
 __all__ = ["GIBBS_THIN", "GibbsModel", "GibbsSampler"]
@@ -113,8 +114,6 @@ class GibbsSampler(Sampler):
 
 def _inference_data(draws: Any, model: GibbsModel):
     """The draws, each sorted along the first feature's means, as the NUTS model's posterior."""
-    import arviz as az
-
     from .model import model_kind
 
     d = model.data.shape[1]
@@ -139,4 +138,4 @@ def _inference_data(draws: Any, model: GibbsModel):
         dims["sigma"] = ["component"]
     else:
         posterior["sigma"] = sd
-    return az.from_dict(posterior=posterior, coords=coords, dims=dims)
+    return _arviz.from_dict({"posterior": posterior}, coords=coords, dims=dims)

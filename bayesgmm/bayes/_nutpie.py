@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from .. import _kernels
+from . import _arviz
 from ._progress import compile_notice
 from .samplers import SMALL_N, Sampler, SampleResult
 
@@ -86,13 +87,14 @@ class CompiledNUTS(Sampler):
             target_accept=run.target_accept,
             low_rank_modified_mass_matrix=True,
         )
-        stats = idata.sample_stats
+        stats = _arviz.group(idata, "sample_stats")
         if "logp" in stats and "lp" not in stats:  # PyMC's name for the log density
-            idata.sample_stats = stats.rename({"logp": "lp"})
+            _arviz.set_group(idata, "sample_stats", stats.rename({"logp": "lp"}))
         total = None
-        if LOG_LIKELIHOOD in idata.posterior:
-            total = np.array(idata.posterior[LOG_LIKELIHOOD].values[..., 0], dtype=float)
-            idata.posterior = idata.posterior.drop_vars(LOG_LIKELIHOOD)
+        post = _arviz.group(idata, "posterior")
+        if LOG_LIKELIHOOD in post:
+            total = np.array(post[LOG_LIKELIHOOD].values[..., 0], dtype=float)
+            _arviz.set_group(idata, "posterior", post.drop_vars(LOG_LIKELIHOOD))
         return SampleResult(idata, None, setup, adapted=True, log_likelihood=total)
 
 

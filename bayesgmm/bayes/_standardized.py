@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .._scaling import Standardizer
+from . import _arviz
 from .model import Priors, initial_values
 
 __all__ = ["posterior_back", "priors_forward", "standardized", "starts_forward"]
@@ -72,7 +73,7 @@ def posterior_back(result: Any, std: Standardizer, n_samples: int) -> np.ndarray
     idata = result.idata
     s = std.scale
     d = s.shape[0]
-    post = idata.posterior
+    post = _arviz.group(idata, "posterior")
     if "mu" in post:
         post["mu"].values = std.inverse_transform(post["mu"].values)
     if "sigma" in post:
@@ -83,12 +84,14 @@ def posterior_back(result: Any, std: Standardizer, n_samples: int) -> np.ndarray
     if "chol" in post:
         rows = np.tril_indices(d)[0]
         post["chol"].values = post["chol"].values * s[rows]
+    _arviz.set_group(idata, "posterior", post)
     for group, name in (("constant_data", "x_data"), ("observed_data", "x")):
-        data = getattr(idata, group, None)
+        data = _arviz.group(idata, group)
         if data is not None and name in data:
             values = data[name].values
             data[name].values = (
                 std.inverse_transform(values) if values.ndim == 2 else values * s[0] + std.center[0]
             )
+            _arviz.set_group(idata, group, data)
     total = result.log_likelihood
     return None if total is None else total + n_samples * std.log_jacobian

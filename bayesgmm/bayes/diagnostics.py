@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import SamplingWarning
+from . import _arviz
 
 __all__ = [
     "BFMI_MIN",
@@ -55,19 +56,8 @@ def probe_points(X: np.ndarray, quantiles=PROBE_QUANTILES) -> np.ndarray:
 
 def _rhat_ess(draws: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """``name -> {"rhat", "ess_bulk", "ess_tail"}`` for (chain, draw) arrays; constants are skipped."""
-    import arviz as az
-
-    from ._first_call import cache_arviz_variance
-
     varying = {k: np.asarray(v, dtype=float) for k, v in draws.items() if np.ptp(v) > 0}
-    if not varying:
-        return {}
-    cache_arviz_variance()
-    ds = az.convert_to_dataset(varying)
-    rhat, bulk, tail = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
-    return {
-        k: {"rhat": float(rhat[k]), "ess_bulk": float(bulk[k]), "ess_tail": float(tail[k])} for k in varying
-    }
+    return _arviz.rhat_ess(varying) if varying else {}
 
 
 def _extreme(stats: Mapping[str, Mapping[str, float]], key: str, fn) -> float:
@@ -78,23 +68,17 @@ def _extreme(stats: Mapping[str, Mapping[str, float]], key: str, fn) -> float:
 
 def parameter_diagnostics(draws: Mapping[str, np.ndarray], idata: Any) -> dict[str, Any]:
     """Worst R-hat and ESS over the named parameters, divergences and BFMI per chain."""
-    import arviz as az
-
     stats = _rhat_ess(draws)
-    sample_stats = getattr(idata, "sample_stats", None)
+    sample_stats = _arviz.group(idata, "sample_stats")
     divergences = 0
     if sample_stats is not None and "diverging" in sample_stats:
         divergences = int(sample_stats["diverging"].values.sum())
-    try:
-        bfmi = [float(b) for b in az.bfmi(idata)]
-    except (KeyError, AttributeError, ValueError, TypeError):
-        bfmi = []
     return {
         "max_rhat": _extreme(stats, "rhat", np.max),
         "min_ess_bulk": _extreme(stats, "ess_bulk", np.min),
         "min_ess_tail": _extreme(stats, "ess_tail", np.min),
         "divergences": divergences,
-        "bfmi": bfmi,
+        "bfmi": _arviz.bfmi(idata),
     }
 
 
@@ -160,7 +144,7 @@ def diagnose(
     ----------
     draws : mapping of name -> array (chain, draw)
         The named, relabelled parameters.
-    idata : arviz.InferenceData
+    idata : the installed ArviZ's container (InferenceData or DataTree)
         For the sampler's statistics (divergences, energy).
     invariant : mapping of name -> array (chain, draw), optional
         Label-invariant quantities (see the module docstring).

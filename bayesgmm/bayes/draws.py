@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import _kernels
 from ..params import GMMParams
+from . import _arviz
 from ._likelihood import precision_cholesky_from_chol
 from ._progress import compile_notice
 from .diagnostics import probe_points
@@ -144,7 +145,7 @@ def invariant_quantities(
     if total is None:
         total, _ = draws.log_likelihood(X, pointwise=False, threads=threads)
     invariant = {"log_likelihood": total}
-    stats = getattr(idata, "sample_stats", None)
+    stats = _arviz.group(idata, "sample_stats")
     if stats is not None and "lp" in stats:
         invariant["lp"] = stats["lp"].values
     invariant.update(draws.probe_log_densities(probe_points(X)))
@@ -161,7 +162,7 @@ def relabelled_draws(idata, reference: GMMParams, kind: str, shift: np.ndarray) 
         Share of draws whose labels the relabelling changed.
     """
     k, d = reference.means.shape
-    post = idata.posterior
+    post = _arviz.group(idata, "posterior")
     w = post["w"].values
     mu = post["mu"].values
     sd = post["sigma"].values
@@ -179,4 +180,5 @@ def relabelled_draws(idata, reference: GMMParams, kind: str, shift: np.ndarray) 
     post["w"].values = w
     post["mu"].values = mu
     post["sigma"].values = sd[..., 0] if one_sd else sd
+    _arviz.set_group(idata, "posterior", post)
     return MixtureDraws(w, mu, sd, cov, kind, np.asarray(shift, dtype=float)), fraction

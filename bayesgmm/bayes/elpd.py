@@ -30,6 +30,7 @@ from scipy.special import logsumexp
 from .._validation import check_option
 from ..exceptions import NotFittedError
 from ..params import frozen_array
+from . import _arviz
 
 __all__ = ["CriterionWarning", "ELPDEstimate", "loo", "pointwise_log_likelihood", "waic"]
 
@@ -115,19 +116,13 @@ class ELPDEstimate:
 
 # --------------------------------------------------------------------------- log-likelihood
 def _log_likelihood_dataset(obj: Any):
-    """The ``log_likelihood`` group of an InferenceData / DataTree (or a Dataset itself)."""
+    """The ``log_likelihood`` group of the installed ArviZ's container, or a Dataset itself;
+    None for anything else. (Not reached for an array: WAIC of an array needs no ArviZ.)"""
+    if _arviz.is_container(obj):
+        return _arviz.group(obj, "log_likelihood")
     if hasattr(obj, "data_vars"):  # an xarray Dataset
         return obj
-    group = None
-    try:
-        group = obj["log_likelihood"]  # DataTree (ArviZ >= 1) and InferenceData both allow this
-    except (KeyError, TypeError, IndexError):
-        group = getattr(obj, "log_likelihood", None)
-    if group is None:
-        return None
-    if not hasattr(group, "data_vars"):  # DataTree node
-        group = group.to_dataset() if hasattr(group, "to_dataset") else group.ds
-    return group
+    return None
 
 
 def _resolve(data: Any) -> Any:
@@ -314,26 +309,21 @@ def loo(
         sampling is unreliable for those observations (often outliers, or a posterior
         that is far from Gaussian).
     """
-    import arviz as az
-
     check_option(scale, "scale", SCALES)
     if reff is not None and not (isinstance(reff, (int, float)) and 0 < reff):
         raise ValueError(f"The 'reff' parameter must be a float > 0. Got {reff!r} instead.")
     data = _resolve(data)
-    if _log_likelihood_dataset(data) is not None and hasattr(data, "groups"):
-        idata = data  # an InferenceData: ArviZ estimates reff from its posterior
-        _log_likelihood_3d(idata, var_name)  # the same checks and messages as waic
+    ll = _log_likelihood_3d(data, var_name)  # the same checks and messages as waic
+    if _arviz.is_container(data):
+        idata = data  # ArviZ estimates reff from its posterior group
+        if var_name is None:
+            var_name = list(_log_likelihood_dataset(data).data_vars)[0]
     else:
-        idata = az.from_dict(log_likelihood={"x": _log_likelihood_3d(data, var_name)})
-        var_name = "x"
-    if reff is None and getattr(idata, "posterior", None) is None:
+        idata, var_name = _arviz.from_dict({"log_likelihood": {"x": ll}}), "x"
+    if reff is None and "posterior" not in _arviz.groups(idata):
         reff = 1.0
-    with warnings.catch_warnings():
-        # ArviZ's own warnings (Pareto k) are replaced by ours below
-        warnings.filterwarnings("ignore", category=UserWarning, module=r"arviz\..*")
-        res = az.loo(idata, pointwise=True, var_name=var_name, reff=reff, scale=scale)
-    k = np.asarray(res["pareto_k"].values if hasattr(res["pareto_k"], "values") else res["pareto_k"]).ravel()
-    good_k = float(res["good_k"])
+    res = _arviz.loo(idata, var_name=var_name, reff=reff)  # ArviZ's own Pareto-k warnings: ours below
+    k, good_k = res.pareto_k, res.good_k
     # the PSIS-LOO twin of the WAIC check above: count, then warn with the numbers
     bad = int(np.count_nonzero(k > good_k))
     if bad:
@@ -345,21 +335,18 @@ def loo(
             stacklevel=2,
         )
     c = _SCALE_FACTOR[scale]
-    value = float(res["elpd_loo"])
-    se = float(res["se"])
-    loo_i = np.asarray(res["loo_i"].values).ravel()
     return ELPDEstimate(
         method="loo",
-        elpd=value / c,
-        elpd_se=se / abs(c),
-        p=float(res["p_loo"]),
+        elpd=res.elpd,
+        elpd_se=res.se,
+        p=res.p,
         scale=scale,
-        value=value,
-        se=se,
-        n_samples=int(res["n_samples"]),
-        n_obs=int(res["n_data_points"]),
+        value=c * res.elpd,
+        se=abs(c) * res.se,
+        n_samples=res.n_samples,
+        n_obs=res.n_obs,
         warning=bool(bad),
-        pointwise=loo_i if pointwise else None,
+        pointwise=c * res.elpd_i if pointwise else None,
         pareto_k=k,
         good_k=good_k,
     )

@@ -53,6 +53,7 @@ import numpy as np
 from scipy.special import gammaln, logsumexp
 
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
+from . import _arviz
 from ._likelihood import mixture_loglike_and_grad
 from ._unconstrained import from_unconstrained, log_prior, to_unconstrained
 from .elpd import CriterionWarning
@@ -195,8 +196,6 @@ def _bridge_fixed_point(l1: np.ndarray, l2: np.ndarray, tol: float = 1e-10, max_
 
 def _bridge_se(l1: np.ndarray, l2: np.ndarray, log_z: float, n_chains: int) -> float:
     """Relative root-mean-squared error (Fruhwirth-Schnatter 2004), i.e. the se of log Z."""
-    import arviz as az
-
     n1, n2 = l1.size, l2.size
     s1, s2 = n1 / (n1 + n2), n2 / (n1 + n2)
     with np.errstate(over="ignore"):  # exp -> inf gives f = 0, the right limit
@@ -204,7 +203,7 @@ def _bridge_se(l1: np.ndarray, l2: np.ndarray, log_z: float, n_chains: int) -> f
         f2 = 1.0 / (s1 * np.exp(l1 - log_z) + s2)  # g/(s1 p + s2 g) at posterior draws
     f2c = f2.reshape(n_chains, -1)
     if np.ptp(f2) > 0 and f2c.shape[1] >= 4:
-        ess = float(az.ess(f2c, method="mean"))
+        ess = _arviz.ess_mean(f2c)
         rho = n1 / ess if np.isfinite(ess) and ess > 0 else np.inf
     else:
         rho = 1.0
@@ -214,7 +213,7 @@ def _bridge_se(l1: np.ndarray, l2: np.ndarray, log_z: float, n_chains: int) -> f
 
 def _posterior_arrays(bayes: Any, kind: str):
     """(chain, draw, ...) arrays w, mu, scale from a fitted BayesianGaussianMixture."""
-    post = bayes.idata_.posterior
+    post = _arviz.group(bayes.idata_, "posterior")
     w = np.asarray(post["w"].values, dtype=float)
     mu = np.asarray(post["mu"].values, dtype=float)
     C, D, k, d = mu.shape

@@ -31,7 +31,7 @@ from ..em import converged_em
 from ..exceptions import NotFittedError
 from ..gaussian_mixture import GaussianMixture
 from ..params import GMMParams
-from ._first_call import with_dask_deferred
+from . import _arviz
 from ._standardized import posterior_back, standardized, starts_forward
 from .diagnostics import diagnose
 from .draws import invariant_quantities, relabelled_draws
@@ -114,8 +114,8 @@ class BayesianGaussianMixture:
 
     Attributes
     ----------
-    idata_ : arviz.InferenceData
-        ``posterior`` (``w``, ``mu``, ``sigma`` [, ``cov``] relabelled against EM; the
+    idata_ : arviz.InferenceData (ArviZ 0.23) or xarray.DataTree (ArviZ 1.x)
+        The installed ArviZ's container: ``posterior`` (``w``, ``mu``, ``sigma`` [, ``cov``] relabelled against EM; the
         packed ``chol`` are the sampler's raw values), ``sample_stats`` and, unless
         disabled, ``log_likelihood`` with one variable ``x`` of dims
         (chain, draw, obs_id), computed on the first access (see
@@ -225,7 +225,6 @@ class BayesianGaussianMixture:
         return em
 
     # ----------------------------------------------------------------- fitting
-    @with_dask_deferred
     def fit(self, X: Any, em: GaussianMixture | None = None) -> BayesianGaussianMixture:
         """Fit (or take) the EM reference, sample the posterior, run the diagnostics.
 
@@ -338,17 +337,16 @@ class BayesianGaussianMixture:
 
     @property
     def idata_(self):
-        """The InferenceData; its ``log_likelihood`` group is computed on first access."""
+        """The installed ArviZ's container (InferenceData or DataTree); its ``log_likelihood``
+        group is computed on first access."""
         idata = self.__dict__.get("_idata")
         if idata is None:
             raise AttributeError("idata_")  # not fitted: hasattr / getattr(..., None) see no attribute
-        if self.store_log_likelihood and "log_likelihood" not in idata.groups():
-            import arviz as az
-
+        if self.store_log_likelihood and "log_likelihood" not in _arviz.groups(idata):
             _, ll = self.mixture_draws_.log_likelihood(self._X, pointwise=True)
             obs = {"obs_id": np.arange(ll.shape[-1])}
-            idata.add_groups(
-                log_likelihood=az.convert_to_dataset({"x": ll}, coords=obs, dims={"x": ["obs_id"]})
+            _arviz.set_group(
+                idata, "log_likelihood", _arviz.dataset({"x": ll}, coords=obs, dims={"x": ["obs_id"]})
             )
         return idata
 
@@ -396,20 +394,17 @@ class BayesianGaussianMixture:
         }
         return OrderedDict((name, float(v)) for name, v in named_arrays(arrays, self._names()).items())
 
-    def _draws_dataset(self):
-        import arviz as az
-
-        return az.convert_to_dataset(dict(self.parameter_draws()))
-
     def summary(self, **kwargs: Any):
-        """ArviZ's summary (a pandas DataFrame) of the relabelled parameters.
+        """The installed ArviZ's summary (a pandas DataFrame) of the relabelled parameters.
 
-        Extra keyword arguments go to :func:`arviz.summary` (e.g. ``hdi_prob``).
+        The interval is the 94% HDI on both ArviZ lines, in the columns ``hdi_3%`` and
+        ``hdi_97%`` (ArviZ 0.23) or ``hdi94_lb`` and ``hdi94_ub`` (ArviZ 1.x); the others
+        are ``mean``, ``sd``, ``mcse_mean``, ``mcse_sd``, ``ess_bulk``, ``ess_tail``,
+        ``r_hat``. Extra keyword arguments go to :func:`arviz.summary` (ArviZ 0.23:
+        e.g. ``hdi_prob``; 1.x: ``ci_prob``, ``ci_kind``).
         """
-        import arviz as az
-
         self._check_fitted()
-        return az.summary(self._draws_dataset(), **kwargs)
+        return _arviz.summary(_arviz.dataset(self.parameter_draws()), **kwargs)
 
     # ----------------------------------------------------------------- prediction
     def _check_predict_X(self, X):

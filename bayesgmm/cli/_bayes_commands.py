@@ -71,6 +71,8 @@ def posterior_outputs(out: OutputFolder, plots: Plots, em: Any, bayes: Any) -> A
 
 
 def cmd_mcmc(args: Any) -> dict[str, Any]:
+    from ..bayes._arviz import to_netcdf
+
     ks = parse_k(args.k)
     if len(ks) != 1:
         raise UsageError(f"mcmc fits one K: give --k a single number (use 'compare' for {args.k}).")
@@ -85,7 +87,7 @@ def cmd_mcmc(args: Any) -> dict[str, Any]:
         bayes, w, lo = sample_posterior(X, em, args)
         table = posterior_outputs(out, plots, em, bayes)
         print_posterior(bayes, table, w, lo)
-        bayes.idata_.to_netcdf(str(out.path("posterior.nc")))
+        to_netcdf(bayes.idata_, str(out.path("posterior.nc")))
         plots.fit(X, em=em, bayes=bayes, names=names)
         summary = base_summary("mcmc", args, X, names)
         summary.update(em=em_summary(X=X, em=em), posterior=bayes_summary(bayes, w, lo))
