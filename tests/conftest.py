@@ -88,3 +88,18 @@ def heights_posterior():
     X, y = X[idx], y[idx]
     bayes = BayesianGaussianMixture(2, draws=1000, tune=300, chains=2, random_state=1).fit(X)
     return X, y, bayes
+
+
+# =============================================================================== ArviZ oracle
+@pytest.fixture(scope="session")
+def arviz_hdi():
+    """The installed ArviZ's highest-density interval ``hdi(values, prob) -> (low, high)``,
+    called directly (the tests' oracle): ``hdi_prob=`` on ArviZ 0.23, ``prob=`` on 1.x."""
+    az = pytest.importorskip("arviz")
+    from bayesgmm.bayes._arviz import current_line
+
+    def hdi(values, prob):
+        values = np.asarray(values, dtype=float).ravel()
+        return tuple(az.hdi(values, prob=prob) if current_line() else az.hdi(values, hdi_prob=prob))
+
+    return hdi

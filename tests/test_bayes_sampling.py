@@ -13,6 +13,7 @@ pytest.importorskip("pymc")
 az = pytest.importorskip("arviz")
 
 from bayesgmm import GaussianMixture, load_heights, make_mixture  # noqa: E402
+from bayesgmm.bayes import _arviz  # noqa: E402
 from bayesgmm.bayes.sampling import BayesianGaussianMixture  # noqa: E402
 from bayesgmm.em import CONVERGED_TOL, converged_em  # noqa: E402
 from bayesgmm.exceptions import NotFittedError, SamplingWarning  # noqa: E402
@@ -38,7 +39,7 @@ def heights_fit(heights_posterior):
 
 
 # ----------------------------------------------------------------------------- height data
-def test_heights_converges_and_em_lies_in_every_94_hdi(heights_fit):
+def test_heights_converges_and_em_lies_in_every_94_hdi(heights_fit, arviz_hdi):
     X, _, bayes = heights_fit
     dg = bayes.diagnostics_
     assert set(dg) == {
@@ -56,7 +57,7 @@ def test_heights_converges_and_em_lies_in_every_94_hdi(heights_fit):
     assert list(draws) == ["weight[0]", "weight[1]", "mean[0]", "mean[1]", "sd[0]", "sd[1]"]
     for name, arr in draws.items():
         assert arr.shape == (2, 1000)
-        low, high = az.hdi(arr.ravel(), hdi_prob=0.94)
+        low, high = arviz_hdi(arr, 0.94)
         assert low <= ref[name] <= high, name
     # the EM reference is the converged fit, components sorted by mean
     em = bayes.em_
@@ -75,7 +76,7 @@ def test_heights_estimates_and_shapes(heights_fit):
     assert_allclose(np.sqrt(bayes.covariances_[:, 0, 0]), [0.051, 0.056], atol=0.01)
     s = bayes.summary()
     assert list(s.index) == list(bayes.parameter_draws())
-    assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail"} <= set(s.columns)
+    assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail", *_arviz.summary_interval_columns()} <= set(s.columns)
     assert bayes.relabelled_fraction_ == 0.0  # well separated: ordering alone identifies
     assert set(bayes.timings_) == {"em", "build", "mass_matrix", "sample", "log_likelihood"}
     from bayesgmm.bayes.samplers import make_sampler
@@ -97,8 +98,9 @@ def test_log_likelihood_group_one_value_per_observation_and_draw(heights_fit):
     w, mu, sd = (post[v].values[c, j] for v in ("w", "mu", "sigma"))
     dens = sum(w[k] * stats.norm.pdf(X[:, 0], mu[k, 0], sd[k]) for k in range(2))
     assert_allclose(ll.values[c, j], np.log(dens), rtol=1e-10)
-    # and az.waic accepts the group
-    assert np.isfinite(az.waic(bayes.idata_).elpd_waic)
+    # and ArviZ 0.23's waic accepts the group (ArviZ 1.x has no waic)
+    if not _arviz.current_line():
+        assert np.isfinite(az.waic(bayes.idata_).elpd_waic)
 
 
 def test_predict_proba_averages_over_draws(heights_fit):

@@ -19,6 +19,7 @@ pd = pytest.importorskip("pandas")
 az = pytest.importorskip("arviz")
 
 from bayesgmm import GaussianMixture, make_mixture  # noqa: E402
+from bayesgmm.bayes import _arviz  # noqa: E402
 from bayesgmm.criteria import select  # noqa: E402
 from bayesgmm.plotting import (  # noqa: E402
     plot_clusters,
@@ -56,8 +57,8 @@ class FakeBayes:
         self.sd = np.stack(
             [rng.uniform(0.45, 0.55, (chains, draws)), rng.uniform(0.7, 0.9, (chains, draws))], -1
         )
-        self.idata_ = az.from_dict(
-            posterior={"w": self.w, "mu": self.mu[..., None], "sigma": self.sd},
+        self.idata_ = _arviz.from_dict(
+            {"posterior": {"w": self.w, "mu": self.mu[..., None], "sigma": self.sd}},
             dims={"w": ["component"], "mu": ["component", "feature"], "sigma": ["component"]},
         )
 

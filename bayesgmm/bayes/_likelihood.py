@@ -205,6 +205,10 @@ class MixtureLogLike(Op):
         _, g_w, g_mu, g_s = self(*inputs)
         return data + [g_out * g_w, g_out * g_mu, g_out * g_s]
 
+    def pullback(self, inputs, outputs, cotangents):
+        """PyTensor 3's name for :meth:`grad` (PyTensor 2 calls ``grad``)."""
+        return self.grad(inputs, cotangents)
+
 
 # ----------------------------------------------------------------------------- numba backend
 def _numba_cache_key(op: MixtureLogLike, scale_ndim: int) -> str:

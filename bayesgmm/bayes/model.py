@@ -22,7 +22,7 @@ refused with a clear error rather than silently mapped to a different model: use
 
 The K Cholesky factors are one batched variable with the density of PyMC's
 ``LKJCholeskyCov`` (which takes one factor at a time) written out in
-:func:`lkj_cholesky_cov_logp`, normalised (PyMC 5 adds the LKJ constant with the wrong sign).
+:func:`lkj_cholesky_cov_logp`, normalised (PyMC 5 adds the LKJ constant with the wrong sign; PyMC 6 has it right).
 
 Two likelihood implementations give the same density (tested to ~1e-10):
 
