@@ -75,7 +75,7 @@ def ours(X, seed: int, draws: int, import_s: float) -> dict:
     fit_s = time.perf_counter() - t0
     t0 = time.perf_counter()
     idata = est.idata_  # the first access computes the pointwise log-likelihood (WAIC, LOO)
-    ll = idata.log_likelihood["x"].values if "log_likelihood" in idata.groups() else None
+    ll = idata.log_likelihood["x"].values if "log_likelihood" in idata else None  # both ArviZ lines
     pointwise_s = time.perf_counter() - t0
     draws_ = est.parameter_draws()
     st = est.idata_.sample_stats
