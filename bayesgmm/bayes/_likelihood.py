@@ -182,11 +182,18 @@ class MixtureLogLike(Op):
         output_storage[2][0] = np.asarray(g_mu, dtype=np.float64)
         output_storage[3][0] = np.asarray(g_s, dtype=np.float64)
 
-    def infer_shape(self, fgraph, node, input_shapes):
+    def infer_shape(self, *args):
+        """``(fgraph, node, input_shapes)`` from PyTensor 2, ``(node, input_shapes)`` from
+        PyTensor 3: the output shapes need the input shapes only."""
+        input_shapes = args[-1]
         return [(), *input_shapes[2:]]
 
     def connection_pattern(self, node):
         return [[False] * 4, [False] * 4] + [[True] * 4] * 3
+
+    def pullback(self, inputs, outputs, cotangents):
+        """The gradient as PyTensor 3 asks for it (PyTensor 2 calls :meth:`grad`)."""
+        return self.grad(inputs, cotangents)
 
     def grad(self, inputs, output_grads):
         g_out = output_grads[0]

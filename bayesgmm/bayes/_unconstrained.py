@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy.special import gammaln, logsumexp
 
-from .model import _lkj_log_normaliser
+from ._log_posterior_numba import lkj_log_normaliser
 
 __all__ = ["from_unconstrained", "log_prior", "n_unconstrained", "to_unconstrained"]
 
@@ -122,7 +122,7 @@ def _lkj_cholesky_cov_logpdf(L: np.ndarray, sd_scale: np.ndarray, eta: float) ->
     out = _halfnormal_logpdf(s, sd_scale).sum(axis=-1)
     out = out + np.sum((d - i + 2.0 * eta - 2.0)[1:] * np.log(cdiag[..., 1:]), axis=-1)
     out = out + np.sum(np.log(cdiag) - (i - 1) * np.log(s), axis=-1)
-    return out - _lkj_log_normaliser(d, eta) if d > 1 else out
+    return out - lkj_log_normaliser(d, eta) if d > 1 else out
 
 
 def log_prior(w, mu, scale, kind: str, hyper: dict) -> np.ndarray:
