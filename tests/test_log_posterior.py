@@ -72,7 +72,7 @@ def _check_against_pymc(rng, d, k, ct, likelihood, priors=None, n=200):
     X = _data(rng, n, d)
     model = build_model(X, k, covariance_type=ct, likelihood=likelihood, priors=priors)
     args = _args(X, k, ct, priors)
-    p = lpn.n_unconstrained(args[-1], k, d)
+    p = lpn.n_unconstrained(args[-1] is not None, k, d)
     points = [rng.normal(size=p) * 0.5 for _ in range(3)]
     for z, (ref, ref_grad) in zip(points, _pymc_reference(model, points), strict=True):
         grad = np.empty(p)

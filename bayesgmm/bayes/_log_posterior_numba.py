@@ -145,7 +145,9 @@ def constrain(z, k, d, full):  # pragma: no cover - compiled
             y[i] = z[i]
             s += z[i]
         y[k - 1] = -s
-        mx = y.max()
+        mx = y[0]
+        for i in range(1, k):
+            mx = max(mx, y[i])
         t = 0.0
         for i in range(k):
             t += math.exp(y[i] - mx)
@@ -214,7 +216,7 @@ def unconstrain(w, mu, L, full):  # pragma: no cover - compiled
 
 # --------------------------------------------------------------------------- the density
 @njit(cache=True, nogil=True)
-def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta, full):  # pragma: no cover
+def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta):  # pragma: no cover
     """The log-posterior density at ``z`` (see the module docstring); writes its gradient
     into ``grad`` (shaped like ``z``) and returns ``(log density, total log-likelihood)``.
 
@@ -226,34 +228,25 @@ def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta,
         The centre the fused pass subtracts (the data mean: accuracy only).
     alpha : array of shape (K,)
     mean_loc, mean_scale, sd_scale : arrays of shape (n_features,)
-    eta : float
-    full : bool
-        LKJ Cholesky factors (``True``) or standard deviations.
+    eta : float or None
+        The LKJ concentration of full covariances (LKJ Cholesky factors); ``None`` for
+        standard deviations. numba compiles the two kinds separately and each only
+        when first used (its ``is None`` branch is resolved at compile time).
 
     Outside the support (a weight, a scale or a gap that under- or overflows) the density
     is ``-inf`` and the gradient zero.
     """
     k = alpha.shape[0]
     d = X.shape[1]
-    grad[:] = 0.0
-    w, mu, L, lp = constrain(z, k, d, full)
-    if w.min() <= 0.0:
-        return -np.inf, -np.inf
+    for i in range(grad.shape[0]):
+        grad[i] = 0.0
+    w, mu, L, lp = constrain(z, k, d, eta is not None)
+    for i in range(k):
+        if not w[i] > 0.0:
+            return -np.inf, -np.inf
     # the covariances first: the likelihood's gradient in L (or the sds) and their prior
     pos = (k - 1) + k * d
-    if full:
-        ll, g_w, g_mu, g_L = loglike_grad_full(X, shift, w, mu, L)
-        if not math.isfinite(ll):
-            return -np.inf, ll
-        for c in range(k):
-            lp += lkj_cholesky_cov_logp(L[c], sd_scale, eta, g_L[c])
-            for i in range(d):
-                for j in range(i):
-                    grad[pos] = g_L[c, i, j]
-                    pos += 1
-                grad[pos] = g_L[c, i, i] * L[c, i, i] + 1.0
-                pos += 1
-    else:
+    if eta is None:
         sig = np.empty((k, d))
         for c in range(k):
             for f in range(d):
@@ -266,6 +259,18 @@ def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta,
                 s = sig[c, f]
                 lp += halfnormal_logp(s, sd_scale[f])
                 grad[pos] = s * g_sig[c, f] - (s / sd_scale[f]) ** 2 + 1.0
+                pos += 1
+    else:
+        ll, g_w, g_mu, g_L = loglike_grad_full(X, shift, w, mu, L)
+        if not math.isfinite(ll):
+            return -np.inf, ll
+        for c in range(k):
+            lp += lkj_cholesky_cov_logp(L[c], sd_scale, eta, g_L[c])
+            for i in range(d):
+                for j in range(i):
+                    grad[pos] = g_L[c, i, j]
+                    pos += 1
+                grad[pos] = g_L[c, i, i] * L[c, i, i] + 1.0
                 pos += 1
     lp += ll
     # weights: Dirichlet(alpha) with the simplex Jacobian is sum_k alpha_k log w_k + const;
