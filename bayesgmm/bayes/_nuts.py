@@ -65,7 +65,9 @@ class CompiledModel:
     full: bool
 
     @classmethod
-    def build(cls, X: np.ndarray, n_components: int, covariance_type: str, priors: Any = None) -> CompiledModel:
+    def build(
+        cls, X: np.ndarray, n_components: int, covariance_type: str, priors: Any = None
+    ) -> CompiledModel:
         """The model of :func:`~bayesgmm.bayes.model.build_model` on ``X`` (same arguments)."""
         from .model import Priors, model_kind
 
@@ -126,7 +128,9 @@ class CompiledModel:
         w = np.asarray(start.get("w", np.ones(k)), dtype=float)
         return unconstrain(w, np.asarray(start["mu"], dtype=float), L, self.full)
 
-    def posterior(self, z: np.ndarray) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str]]]:
+    def posterior(
+        self, z: np.ndarray
+    ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray], dict[str, list[str]]]:
         """The model's named values of unconstrained draws ``z`` (..., p), as PyMC's
         posterior has them: ``w``, ``mu``, ``sigma`` and, for full covariances, the packed
         Cholesky factors ``chol`` and ``cov``; with their coordinates and dimensions."""
@@ -184,13 +188,22 @@ class CompiledNUTS(Sampler):
         """No PyMC graph: the data and hyper-parameters the compiled density takes."""
         return CompiledModel.build(Z, n_components, covariance_type, priors)
 
-    def sample(self, model: CompiledModel, starts: Sequence[dict[str, np.ndarray]], run: SamplingRun) -> SampleResult:
+    def sample(
+        self, model: CompiledModel, starts: Sequence[dict[str, np.ndarray]], run: SamplingRun
+    ) -> SampleResult:
         from . import _nuts_numba as nuts
 
         t0 = time.perf_counter()
         distinct = [model.unconstrain(s) for s in starts]
         with compile_notice("the log-posterior and the NUTS sampler"):
             _load_compiled(model, distinct[0])
+        for z in distinct:
+            if not np.isfinite(model.log_posterior(z)[0]):
+                raise ValueError(
+                    "A chain's start has no finite log posterior density (a weight or a standard "
+                    "deviation of 0, or means not strictly ordered along the first feature): check "
+                    "the starting values."
+                )
         covs = [inverse_information(lambda x: model.log_posterior(x)[1], z) for z in distinct]
         adapt = self.metric == "adapt" or (self.metric == "auto" and len(starts) > 1)
         setup = time.perf_counter() - t0
@@ -222,11 +235,8 @@ class CompiledNUTS(Sampler):
         else:
             pool = _kernels._thread_pool(threads)
             codes = [job.result() for job in [pool.submit(chain, c) for c in range(run.chains)]]
-        if any(codes):
-            raise ValueError(
-                "A chain's start has no finite log posterior density (or no positive definite "
-                "mass matrix): check the starting values."
-            )
+        if any(codes):  # pragma: no cover - the starts and matrices were checked above
+            raise RuntimeError(f"A chain could not start (codes {codes}).")
         idata = _inference_data(model, out_q, out_stats)
         return SampleResult(
             idata, covs[0], setup, adapted=adapt, log_likelihood=out_stats[..., nuts.STAT_LL].copy()
@@ -238,7 +248,7 @@ def _load_compiled(model: CompiledModel, z: np.ndarray) -> None:
     on a tiny input, so that the one-time cost is announced and never lands mid-chain."""
     from . import _nuts_numba as nuts
 
-    model.log_posterior(z)
+    z = np.zeros_like(z)  # any point: only the types matter
     out_q = np.empty((1, z.size))
     out_stats = np.empty((1, nuts.N_STATS))
     nuts.run_chain(z, np.eye(z.size), 0, 0, 1, 0.8, 1, False, 1.0, model.args, out_q, out_stats)

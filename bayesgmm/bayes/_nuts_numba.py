@@ -316,7 +316,9 @@ def _transition(q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt):  # pra
                 if not turning and c < hi:  # B starts at checkpoint c + 1's leaf
                     turning = _turning_span(
                         v_ckpt[c], v_ckpt[c + 1], rsum_ckpt[c + 1], rsum_ckpt[c], r_ckpt[c]
-                    ) or _turning_sum(vprev_ckpt[c + 1], vE, rho_sub, rsum_ckpt[c + 1], r_ckpt[c + 1], rprev_ckpt[c + 1])
+                    ) or _turning_sum(
+                        vprev_ckpt[c + 1], vE, rho_sub, rsum_ckpt[c + 1], r_ckpt[c + 1], rprev_ckpt[c + 1]
+                    )
                 if turning:
                     break
             if turning:
@@ -394,7 +396,18 @@ def _windows(tune):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def run_chain(
-    q0, Sigma0, seed, tune, draws, target_accept, max_depth, adapt_metric, prior_weight, data, out_q, out_stats
+    q0,
+    Sigma0,
+    seed,
+    tune,
+    draws,
+    target_accept,
+    max_depth,
+    adapt_metric,
+    prior_weight,
+    data,
+    out_q,
+    out_stats,
 ):  # pragma: no cover - compiled
     """One chain: ``tune`` warm-up iterations, then ``draws`` kept ones.
 
@@ -448,7 +461,9 @@ def run_chain(
     M2 = np.zeros((n, n))
     dev = np.empty(n)
     for it in range(tune + draws):
-        H, depth, steps, accept, diverging = _transition(q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt)
+        H, depth, steps, accept, diverging = _transition(
+            q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt
+        )
         if it < tune:
             m += 1
             eta = 1.0 / (m + DA_T0)
@@ -468,7 +483,9 @@ def run_chain(
                 if it == ends[window]:
                     for i in range(n):
                         for j in range(n):
-                            Sigma[i, j] = (M2[i, j] + prior_weight * Sigma0[i, j]) / (count - 1 + prior_weight)
+                            Sigma[i, j] = (M2[i, j] + prior_weight * Sigma0[i, j]) / (
+                                count - 1 + prior_weight
+                            )
                     if not cholesky_lower(Sigma, C):  # pragma: no cover - a PD blend of PD matrices
                         for i in range(n):
                             _copy(Sigma[i], Sigma0[i])

@@ -280,7 +280,7 @@ class BayesianGaussianMixture:
             self.mass_matrix_ = result.mass_matrix
         self.mass_matrix_adapted_ = result.adapted
 
-        self.model_ = model
+        self._model = model
         self.n_features_in_ = d
         self._kind = model_kind(self.covariance_type, d)
         self.mixture_draws_, self.relabelled_fraction_ = relabelled_draws(
@@ -341,6 +341,35 @@ class BayesianGaussianMixture:
             self.covariances_ = dr.cov.mean(axis=(0, 1))
         else:
             self.covariances_ = (dr.sd**2).mean(axis=(0, 1))
+
+    @property
+    def model_(self):
+        """The model that was sampled: the compiled model's data and hyper-parameters
+        (``sampler="nuts"``), the Gibbs sampler's (``"gibbs"``), or the PyMC model. A PyMC
+        model cannot be pickled: a pickled estimator leaves it out, and the first access
+        after loading builds it again from the data (the same model)."""
+        if self.__dict__.get("_idata") is None:
+            raise AttributeError("model_")  # not fitted
+        model = self.__dict__.get("_model")
+        if model is None:
+            _, Z, priors = standardized(self._X, self.priors)
+            sampler = make_sampler(self.sampler, self.init, self.likelihood, metric=self._metric())
+            threads = parallelism(self.chains, self.cores, self._X.shape[0])[1]
+            model = self._model = sampler.build(
+                Z, self.n_components, self.covariance_type, priors, self.likelihood, threads
+            )
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but a PyMC model (not picklable; rebuilt on access, see ``model_``).
+        Nothing compiled is held: numba's machine code is found again in its disk cache."""
+        from ._gibbs_sampler import GibbsModel
+        from ._nuts import CompiledModel
+
+        state = dict(self.__dict__)
+        if not isinstance(state.get("_model"), (CompiledModel, GibbsModel)):
+            state.pop("_model", None)
+        return state
 
     @property
     def idata_(self):
