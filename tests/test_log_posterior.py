@@ -34,16 +34,8 @@ def _data(rng, n, d):
 def _args(X, k, ct, priors=None):
     hp = (priors or Priors()).resolve(X, k)
     full = model_kind(ct, X.shape[1]) == "full"
-    return (
-        X,
-        X.mean(axis=0),
-        hp["alpha"],
-        hp["mean_loc"],
-        hp["mean_scale"],
-        hp["sd_scale"],
-        hp["lkj_eta"],
-        full,
-    )
+    eta = hp["lkj_eta"] if full else None  # None: standard deviations, no LKJ
+    return (X, X.mean(axis=0), hp["alpha"], hp["mean_loc"], hp["mean_scale"], hp["sd_scale"], eta)
 
 
 def _pymc_reference(model, points):

@@ -216,6 +216,52 @@ def unconstrain(w, mu, L, full):  # pragma: no cover - compiled
 
 # --------------------------------------------------------------------------- the density
 @njit(cache=True, nogil=True)
+def log_prior(w, mu, L, alpha, mean_loc, mean_scale, sd_scale, eta, g_w, g_mu, g_L):  # pragma: no cover
+    """The prior density of ``(w, mu, L)`` (no transform, no ordering); adds its gradient
+    with respect to ``w``, ``mu`` and the lower triangle of ``L`` (its diagonal, the
+    standard deviations, when ``eta`` is None) to ``g_w``, ``g_mu``, ``g_L``.
+
+    ``w ~ Dirichlet(alpha)`` (nothing for K = 1), ``mu[k, f] ~ Normal(mean_loc[f],
+    mean_scale[f])``, and each ``L[k]`` by :func:`lkj_cholesky_cov_logp` or, when ``eta``
+    is None, ``L[k, f, f] ~ HalfNormal(sd_scale[f])``.
+    """
+    k, d = mu.shape
+    out = 0.0
+    if k > 1:
+        out += dirichlet_log_normaliser(alpha)
+        for i in range(k):
+            out += (alpha[i] - 1.0) * math.log(w[i])
+            g_w[i] += (alpha[i] - 1.0) / w[i]
+    for c in range(k):
+        for f in range(d):
+            u = (mu[c, f] - mean_loc[f]) / mean_scale[f]
+            out += -0.5 * LOG_2PI - math.log(mean_scale[f]) - 0.5 * u * u
+            g_mu[c, f] -= u / mean_scale[f]
+    for c in range(k):
+        if eta is None:
+            for f in range(d):
+                s = L[c, f, f]
+                out += halfnormal_logp(s, sd_scale[f])
+                g_L[c, f, f] -= s / (sd_scale[f] * sd_scale[f])
+        else:
+            out += lkj_cholesky_cov_logp(L[c], sd_scale, eta, g_L[c])
+    return out
+
+
+@njit(cache=True, nogil=True)
+def log_prior_points(w, mu, L, alpha, mean_loc, mean_scale, sd_scale, eta):  # pragma: no cover
+    """:func:`log_prior` of many points: ``w`` (S, K), ``mu`` (S, K, d), ``L`` (S, K, d, d)."""
+    S, k, d = mu.shape
+    out = np.empty(S)
+    g_w = np.zeros(k)
+    g_mu = np.zeros((k, d))
+    g_L = np.zeros((k, d, d))
+    for i in range(S):
+        out[i] = log_prior(w[i], mu[i], L[i], alpha, mean_loc, mean_scale, sd_scale, eta, g_w, g_mu, g_L)
+    return out
+
+
+@njit(cache=True, nogil=True)
 def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta):  # pragma: no cover
     """The log-posterior density at ``z`` (see the module docstring); writes its gradient
     into ``grad`` (shaped like ``z``) and returns ``(log density, total log-likelihood)``.
@@ -244,59 +290,50 @@ def log_posterior(z, grad, X, shift, alpha, mean_loc, mean_scale, sd_scale, eta)
     for i in range(k):
         if not w[i] > 0.0:
             return -np.inf, -np.inf
-    # the covariances first: the likelihood's gradient in L (or the sds) and their prior
-    pos = (k - 1) + k * d
+    # the likelihood's gradient in (w, mu, L), then the prior's added to it
     if eta is None:
         sig = np.empty((k, d))
         for c in range(k):
             for f in range(d):
                 sig[c, f] = L[c, f, f]
         ll, g_w, g_mu, g_sig = loglike_grad_diag(X, shift, w, mu, sig)
-        if not math.isfinite(ll):
-            return -np.inf, ll
+        g_L = np.zeros((k, d, d))
         for c in range(k):
             for f in range(d):
-                s = sig[c, f]
-                lp += halfnormal_logp(s, sd_scale[f])
-                grad[pos] = s * g_sig[c, f] - (s / sd_scale[f]) ** 2 + 1.0
-                pos += 1
+                g_L[c, f, f] = g_sig[c, f]
     else:
         ll, g_w, g_mu, g_L = loglike_grad_full(X, shift, w, mu, L)
-        if not math.isfinite(ll):
-            return -np.inf, ll
-        for c in range(k):
-            lp += lkj_cholesky_cov_logp(L[c], sd_scale, eta, g_L[c])
-            for i in range(d):
-                for j in range(i):
-                    grad[pos] = g_L[c, i, j]
-                    pos += 1
-                grad[pos] = g_L[c, i, i] * L[c, i, i] + 1.0
-                pos += 1
-    lp += ll
-    # weights: Dirichlet(alpha) with the simplex Jacobian is sum_k alpha_k log w_k + const;
-    # d/dy_i of that and of the likelihood (dw_j/dy_i = w_j (delta_ij - w_i))
+    if not math.isfinite(ll):
+        return -np.inf, ll
+    lp += ll + log_prior(w, mu, L, alpha, mean_loc, mean_scale, sd_scale, eta, g_w, g_mu, g_L)
+    # the chain rule through the transforms, their log-Jacobians' gradients included
+    # weights: w = softmax(y), y = [z, -sum z]; d/dy_i = w_i (g_i - sum_j w_j g_j) + 1 - K w_i
     if k > 1:
-        lp += dirichlet_log_normaliser(alpha)
-        a_sum = 0.0
-        wg_sum = 0.0
+        wg = 0.0
         for i in range(k):
-            lp += (alpha[i] - 1.0) * math.log(w[i])
-            a_sum += alpha[i]
-            wg_sum += w[i] * g_w[i]
-        last = w[k - 1] * g_w[k - 1] + alpha[k - 1] - w[k - 1] * (wg_sum + a_sum)
+            wg += w[i] * g_w[i]
+        last = w[k - 1] * (g_w[k - 1] - wg) + 1.0 - k * w[k - 1]
         for i in range(k - 1):
-            grad[i] = w[i] * g_w[i] + alpha[i] - w[i] * (wg_sum + a_sum) - last
-    # means: Normal(mean_loc, mean_scale), the first column ordered
+            grad[i] = w[i] * (g_w[i] - wg) + 1.0 - k * w[i] - last
+    # means: mu[0, 0] = z_0, mu[c, 0] = mu[c - 1, 0] + exp(z_c); the other columns as they are
     pos = k - 1
     for c in range(k):
         for f in range(d):
-            u = (mu[c, f] - mean_loc[f]) / mean_scale[f]
-            lp += -0.5 * LOG_2PI - math.log(mean_scale[f]) - 0.5 * u * u
-            grad[pos + c * d + f] = g_mu[c, f] - u / mean_scale[f]
+            grad[pos + c * d + f] = g_mu[c, f]
     tail = 0.0  # d mu[j, 0] / d z_c = exp(z_c) for every j >= c >= 1
     for c in range(k - 1, 0, -1):
         tail += grad[pos + c * d]
         grad[pos + c * d] = math.exp(z[pos + c * d]) * tail + 1.0
     if k > 1:
         grad[pos] += tail
+    # covariances: the packed factor's (or the sds') diagonal logged
+    pos += k * d
+    for c in range(k):
+        for i in range(d):
+            if eta is not None:
+                for j in range(i):
+                    grad[pos] = g_L[c, i, j]
+                    pos += 1
+            grad[pos] = g_L[c, i, i] * L[c, i, i] + 1.0
+            pos += 1
     return lp, ll
