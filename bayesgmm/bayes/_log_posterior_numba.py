@@ -4,10 +4,10 @@ The one definition of the density that :func:`bayesgmm.bayes.model.build_model` 
 in PyMC (the specification, and the reference the tests compare against): the same
 value, the same constants and the same unconstrained coordinates as PyMC's
 ``model.compile_logp()`` (Jacobians included), and its gradient. Every consumer calls it:
-the compiled NUTS (:mod:`bayesgmm.bayes._nuts_numba`) per gradient, the draws' constrained
-values and per-draw log-likelihood, and the prior pieces (:func:`lkj_cholesky_cov_logp`,
-:func:`lkj_log_normaliser`, :func:`halfnormal_logp`) the bridge-sampling evidence and the
-Gibbs sampler use.
+the compiled NUTS (:mod:`bayesgmm.bayes._nuts_numba`) per gradient, with the draws'
+constrained values and per-draw log-likelihood; the bridge-sampling evidence's prior
+(:func:`log_prior_points`); the Gibbs sampler's LKJ prior on a covariance
+(:func:`lkj_covariance_logp`); the PyMC model's LKJ constant (:func:`lkj_log_normaliser`).
 
 The unconstrained vector ``z`` is PyMC's, value variable by value variable in the model's
 order (``model.value_vars``), each raveled row-major:
@@ -49,6 +49,7 @@ __all__ = [
     "constrain",
     "halfnormal_logp",
     "lkj_cholesky_cov_logp",
+    "lkj_covariance_logp",
     "lkj_log_normaliser",
     "log_posterior",
     "n_unconstrained",
@@ -116,6 +117,18 @@ def lkj_cholesky_cov_logp(L, sd_scale, eta, grad):  # pragma: no cover - compile
         for j in range(i + 1):
             grad[i, j] -= L[i, j] * (inv_sc2 + inv_s2)
         grad[i, i] += c / L[i, i]
+    return out
+
+
+@njit(cache=True, nogil=True)
+def lkj_covariance_logp(L, sd_scale, eta):  # pragma: no cover - compiled
+    """The same prior as a density of the covariance ``Sigma = L L^T`` (what a sampler that
+    moves ``Sigma`` needs): :func:`lkj_cholesky_cov_logp` less the log-Jacobian of
+    ``L -> L L^T``, ``d log 2 + sum_i (d - i) log L_ii`` (rows counted from 0)."""
+    d = L.shape[0]
+    out = lkj_cholesky_cov_logp(L, sd_scale, eta, np.zeros((d, d))) - d * math.log(2.0)
+    for i in range(d):
+        out -= (d - i) * math.log(L[i, i])
     return out
 
 

@@ -22,7 +22,6 @@ from ._log_posterior_numba import log_prior_points
 __all__ = ["from_unconstrained", "log_prior", "n_unconstrained", "to_unconstrained"]
 
 
-
 def n_unconstrained(kind: str, k: int, d: int) -> int:
     """Length of the unconstrained vector: (K - 1) + K d + K d (diag) or K d (d + 1) / 2 (full)."""
     per = d * (d + 1) // 2 if kind == "full" else d
