@@ -183,8 +183,7 @@ class MixtureLogLike(Op):
         output_storage[3][0] = np.asarray(g_s, dtype=np.float64)
 
     def infer_shape(self, *args):
-        """``(fgraph, node, input_shapes)`` from PyTensor 2, ``(node, input_shapes)`` from
-        PyTensor 3: the output shapes need the input shapes only."""
+        # PyTensor 2 passes (fgraph, node, input_shapes), PyTensor 3 (node, input_shapes)
         input_shapes = args[-1]
         return [(), *input_shapes[2:]]
 

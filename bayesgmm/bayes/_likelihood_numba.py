@@ -25,13 +25,14 @@ from .._kernels import BLOCK_ROWS
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _pass(X, shift, W):  # pragma: no cover - compiled
     """(sum_i log p(x_i), S of shape (K, F)) over all rows, blocks added in order.
 
     Whether the features hold every product or the squares only is read from ``W``'s
     length (with one feature the two are the same), not passed as a constant: one
-    compiled ``stats_blocks`` serves both kinds and EM.
+    compiled ``stats_blocks`` serves both kinds and EM. Inlined into its callers: numba
+    links a callee's machine code into every compiled caller and optimises it again there.
     """
     n, d = X.shape
     F, K = W.shape

@@ -140,11 +140,8 @@ def _log_add_exp(a, b):  # pragma: no cover - compiled
 @njit(cache=True, nogil=True, inline="always")
 def _leapfrog(q, p, g, v, eps, Sigma, data):  # pragma: no cover - compiled
     """One leapfrog step of size ``eps`` in place (``v`` = Sigma p on return); returns
-    ``(log density, log-likelihood, kinetic energy)`` at the new point.
-
-    Inlined into :func:`_transition`, the one caller: numba links (and optimises again)
-    the log-density's machine code into every compiled function that calls it, so the
-    fewer such functions, the shorter the one-time compilation."""
+    ``(log density, log-likelihood, kinetic energy)`` at the new point (inlined into
+    :func:`_transition`, its one call site)."""
     n = q.shape[0]
     for i in range(n):
         p[i] += 0.5 * eps * g[i]
@@ -227,7 +224,7 @@ def _turning_sum(v_a, v_b, rho, rho_a, p_a, p_b):  # pragma: no cover - compiled
     return a <= 0.0 or b <= 0.0
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, inline="always")
 def _transition(q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt):  # pragma: no cover
     """One NUTS transition from ``(q, g)`` (updated in place to the draw); ``state`` holds
     ``[lp, ll]`` of ``q`` on entry and of the draw on return. Returns ``(energy, depth,
@@ -239,6 +236,10 @@ def _transition(q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt):  # pra
     from the first). Within a subtree the halves ending at leaf ``n`` are found from the
     checkpoints: momentum ``r``, velocity ``v`` and momentum sum ``S`` (from the
     subtree's first leaf) at even leaves, and ``r``, ``v`` of the leaf before each.
+
+    Inlined into :func:`run_chain`, its one call site: numba links (and optimises again) the
+    log-density's machine code into every compiled function that calls it, so the fewer
+    such functions, the shorter the one-time compilation.
     """
     qL, pL, gL, vL, qR, pR, gR, vR, q_prop, g_prop, q_sub, g_sub, rho, rho_sub = (
         vecs[0], vecs[1], vecs[2], vecs[3], vecs[4], vecs[5], vecs[6], vecs[7],
@@ -344,26 +345,6 @@ def _transition(q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt):  # pra
     return H_prop, depth, n_steps, accept_sum / max(n_steps, 1), diverging
 
 
-@njit(cache=True, nogil=True, inline="always")
-def _initial_step_size(q, g, state, eps, Sigma, C, data, vecs, ckpt):  # pragma: no cover - compiled
-    """Stan's heuristic: double or halve ``eps`` until the acceptance probability of one
-    leapfrog step (from fresh momenta) crosses 0.8. The steps are NUTS transitions of
-    depth one, which leave the posterior invariant, so ``q`` may move meanwhile."""
-    direction = 0
-    one = np.int64(1)  # not the literal 1: the same compiled _transition as the chain's
-    for _ in range(100):
-        accept = _transition(q, g, state, eps, Sigma, C, one, data, vecs, ckpt)[3]
-        up = accept > 0.8
-        if direction == 0:
-            direction = 1 if up else -1
-        elif (direction == 1 and not up) or (direction == -1 and up):
-            break
-        eps = eps * 2.0 if direction == 1 else eps * 0.5
-        if eps > 1e7 or eps < 1e-12:
-            break
-    return eps
-
-
 @njit(cache=True, nogil=True)
 def _windows(tune):  # pragma: no cover - compiled
     """Stan's slow adaptation windows for ``tune`` warm-up iterations: their last
@@ -448,7 +429,13 @@ def run_chain(
     if not cholesky_lower(Sigma, C):
         return 2
     vecs, ckpt = _work(n, max_depth)
-    eps = _initial_step_size(q, g, state, 1.0, Sigma, C, data, vecs, ckpt)
+    one = np.int64(1)
+    # Stan's step-size heuristic first (and again after each metric update): transitions of
+    # depth one -- one leapfrog step from fresh momenta, which leave the posterior
+    # invariant -- doubling or halving eps until their acceptance probability crosses 0.8
+    searching = True
+    direction = 0
+    eps = 1.0
     # dual averaging
     mu = math.log(10.0 * eps)
     h_bar = 0.0
@@ -460,10 +447,25 @@ def run_chain(
     mean = np.zeros(n)
     M2 = np.zeros((n, n))
     dev = np.empty(n)
-    for it in range(tune + draws):
+    it = 0
+    while it < tune + draws:
         H, depth, steps, accept, diverging = _transition(
-            q, g, state, eps, Sigma, C, max_depth, data, vecs, ckpt
+            q, g, state, eps, Sigma, C, one if searching else max_depth, data, vecs, ckpt
         )
+        if searching:
+            up = accept > 0.8
+            if direction == 0:
+                direction = 1 if up else -1
+            elif (direction == 1 and not up) or (direction == -1 and up) or not 1e-12 < eps < 1e7:
+                searching = False
+                direction = 0
+                mu = math.log(10.0 * eps)
+                h_bar = 0.0
+                log_eps_bar = 0.0
+                m = 0
+                continue
+            eps = eps * 2.0 if direction == 1 else eps * 0.5
+            continue
         if it < tune:
             m += 1
             eta = 1.0 / (m + DA_T0)
@@ -495,11 +497,7 @@ def run_chain(
                     _fill(mean, 0.0)
                     for i in range(n):
                         _fill(M2[i], 0.0)
-                    eps = _initial_step_size(q, g, state, eps, Sigma, C, data, vecs, ckpt)
-                    mu = math.log(10.0 * eps)
-                    h_bar = 0.0
-                    log_eps_bar = 0.0
-                    m = 0
+                    searching = True  # a new metric: search the step size again
             if it == tune - 1:
                 eps = math.exp(log_eps_bar)
         else:
@@ -513,4 +511,5 @@ def run_chain(
             out_stats[j, STAT_STEPS] = steps
             out_stats[j, STAT_ACCEPT] = accept
             out_stats[j, STAT_DIVERGING] = 1.0 if diverging else 0.0
+        it += 1
     return 0
