@@ -181,7 +181,9 @@ def stats_blocks(X, shift, W, fullq, sw, block, b0, b1, lls, acc):  # pragma: no
         for j in range(N_LANES):
             total += mx_lane[j]
         lls[b] = total
-        acc[b] = block_S
+        for k in range(K):  # a loop: numba's array assignment compiles an error message (seconds)
+            for f in range(F):
+                acc[b, k, f] = block_S[k, f]
 
 
 @njit(cache=True, nogil=True)

@@ -338,7 +338,7 @@ def test_logp_matches_scipy_2d_full_lkj(likelihood):
 def test_lkj_log_normaliser(n, eta):
     """The LKJ constant integrates the density to 1 (n = 2 by quadrature) and, for every n,
     puts the batched density at the identity where the closed form says it is."""
-    from bayesgmm.bayes.model import _lkj_log_normaliser
+    from bayesgmm.bayes._log_posterior_numba import lkj_log_normaliser as _lkj_log_normaliser
 
     if n == 2:
         from scipy.integrate import quad
@@ -358,9 +358,9 @@ def _batched_lkj_logp(values, eta, sd_scale):
 
 @pytest.mark.parametrize("n, eta", [(2, 2.0), (3, 1.5), (4, 3.5)])
 def test_batched_lkj_equals_pymc_up_to_its_constant(rng, n, eta):
-    """Row by row, the batched density is PyMC's one-factor LKJCholeskyCov density: equal on
-    PyMC 6, shifted by the same constant for every factor on PyMC 5 (which adds the LKJ
-    normaliser with the wrong sign)."""
+    """Row by row, the batched density is PyMC's one-factor LKJCholeskyCov density, shifted
+    by the same constant for every factor: PyMC 5 adds the LKJ normaliser where it should
+    subtract it (a shift of twice the constant), PyMC 6 subtracts it (no shift)."""
     sd_scale = rng.uniform(0.5, 2.0, size=n)
     A = rng.normal(size=(4, n, n))
     L = np.linalg.cholesky(A @ np.swapaxes(A, 1, 2) + np.eye(n))
@@ -373,10 +373,10 @@ def test_batched_lkj_equals_pymc_up_to_its_constant(rng, n, eta):
     theirs = np.array([float(pm.logp(dist, p).eval()) for p in packed])
     shift = ours - theirs
     assert_allclose(shift, shift[0], rtol=0, atol=1e-10)
-    from bayesgmm.bayes.model import _lkj_log_normaliser
+    from bayesgmm.bayes._log_posterior_numba import lkj_log_normaliser
 
-    # PyMC 5's constant agrees with the closed form to ~1e-7 (its own evaluation of it)
-    expected = -2 * _lkj_log_normaliser(n, eta) if int(pm.__version__.split(".")[0]) < 6 else 0.0
+    # PyMC's constant agrees with the closed form to ~1e-7 (its own evaluation of it)
+    expected = -2 * lkj_log_normaliser(n, eta) if int(pm.__version__.split(".")[0]) < 6 else 0.0
     assert_allclose(shift[0], expected, rtol=0, atol=1e-6)
 
 

@@ -79,12 +79,7 @@ def test_heights_estimates_and_shapes(heights_fit):
     assert {"mean", "sd", "r_hat", "ess_bulk", "ess_tail", *_arviz.summary_interval_columns()} <= set(s.columns)
     assert bayes.relabelled_fraction_ == 0.0  # well separated: ordering alone identifies
     assert set(bayes.timings_) == {"em", "build", "mass_matrix", "sample", "log_likelihood"}
-    from bayesgmm.bayes.samplers import make_sampler
-
-    if make_sampler("auto", "em", "fused").name == "nutpie":
-        assert not hasattr(bayes, "mass_matrix_")  # nutpie adapts its own
-    else:
-        assert bayes.mass_matrix_.shape == (5, 5)  # w (1) + mu (2) + sigma (2), unconstrained
+    assert bayes.mass_matrix_.shape == (5, 5)  # w (1) + mu (2) + sigma (2), unconstrained
 
 
 def test_log_likelihood_group_one_value_per_observation_and_draw(heights_fit):
@@ -200,7 +195,7 @@ def test_fit_takes_a_given_em():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("sampler", ["nutpie", "pymc"])
+@pytest.mark.parametrize("sampler", ["nuts", "nutpie", "pymc"])
 def test_pymc_default_path_agrees_with_the_fast_path(sampler):
     """PyMC's own init and graph (the benchmark's baseline) on the same data and model.
 
@@ -250,13 +245,14 @@ def test_parameter_validation(kwargs, err, match):
 
 def test_missing_nutpie_says_what_to_install(monkeypatch):
     from bayesgmm.bayes import _nutpie, samplers
+    from bayesgmm.bayes._nuts import CompiledNUTS
 
     monkeypatch.setattr(_nutpie, "nutpie_available", lambda: False)
     X, _ = heights_subset(50)
-    with pytest.raises(ImportError, match="pip install 'bayesgmm\\[bayes\\]'"):
+    with pytest.raises(ImportError, match="pip install nutpie"):
         BayesianGaussianMixture(2, sampler="nutpie").fit(X)
-    # "auto" falls back to PyMC's NUTS without nutpie
-    assert isinstance(samplers.make_sampler("auto", "em", "fused"), samplers.LaplaceNUTS)
+    # the default does not need it
+    assert isinstance(samplers.make_sampler("auto", "em", "fused"), CompiledNUTS)
 
 
 def test_not_fitted():
@@ -269,3 +265,66 @@ def test_not_fitted():
 def test_predict_checks_features(heights_fit):
     with pytest.raises(ValueError, match="1 features"):
         heights_fit[2].predict_proba(np.zeros((3, 2)))
+
+
+# ----------------------------------------------------------------------------- persistence
+_LOAD_AND_PREDICT = """
+import pickle, sys
+import numpy as np
+with open(sys.argv[1], "rb") as f:
+    bayes = pickle.load(f)
+X = np.load(sys.argv[2])
+z = bayes.model_.unconstrain(dict(np.load(sys.argv[4])))
+np.savez(
+    sys.argv[3],
+    proba=bayes.predict_proba(X),
+    labels=bayes.predict(X),
+    score=bayes.score_samples(X),
+    summary=bayes.summary().to_numpy(),
+    log_post=bayes.model_.log_posterior(z)[0],
+)
+"""
+
+
+def test_a_fitted_model_pickles_and_gives_the_same_answers_in_a_new_process(tmp_path, heights_fit):
+    """pickle (scikit-learn's persistence, joblib's and Dask's transport): the loaded
+    estimator predicts, scores and summarises the same in a fresh interpreter, where the
+    compiled log-posterior is loaded again from numba's cache, not from the pickle."""
+    import pickle
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    X, _, bayes = heights_fit
+    path, data, out = tmp_path / "fit.pkl", tmp_path / "X.npy", tmp_path / "out.npz"
+    # a point of the sampler's space, in the standardised units its model works in
+    point = {"w": np.array([0.4, 0.6]), "mu": np.array([[-0.5], [0.7]]), "sigma": np.array([0.6, 0.8])}
+    np.savez(tmp_path / "point.npz", **point)
+    with open(path, "wb") as f:
+        pickle.dump(bayes, f)
+    np.save(data, X)
+    root = Path(__file__).resolve().parent.parent
+    args = [str(path), str(data), str(out), str(tmp_path / "point.npz")]
+    subprocess.run([sys.executable, "-c", _LOAD_AND_PREDICT, *args], check=True, cwd=root)
+    got = np.load(out)
+    assert_array_equal(got["proba"], bayes.predict_proba(X))
+    assert_array_equal(got["labels"], bayes.predict(X))
+    assert_array_equal(got["score"], bayes.score_samples(X))
+    assert_array_equal(got["summary"], bayes.summary().to_numpy())
+    assert got["log_post"] == bayes.model_.log_posterior(bayes.model_.unconstrain(point))[0]
+
+
+@pytest.mark.slow
+def test_a_pymc_sampled_fit_pickles_without_its_pymc_model():
+    """A PyMC model is not picklable: it is left out and built again on access."""
+    import pickle
+
+    X, _ = heights_subset(200)
+    bayes = BayesianGaussianMixture(2, draws=100, tune=100, sampler="pymc", random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SamplingWarning)
+        bayes.fit(X)
+    loaded = pickle.loads(pickle.dumps(bayes))
+    assert "_model" not in loaded.__dict__
+    assert_array_equal(loaded.predict_proba(X), bayes.predict_proba(X))
+    assert sorted(v.name for v in loaded.model_.free_RVs) == sorted(v.name for v in bayes.model_.free_RVs)

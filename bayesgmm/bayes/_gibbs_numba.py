@@ -12,6 +12,8 @@ import math
 import numpy as np
 from numba import njit
 
+from ._log_posterior_numba import lkj_covariance_logp
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -222,22 +224,19 @@ def _hierarchical_scale(chol, full, g0, G0, iw_df, iw_scale):  # pragma: no cove
 def _log_prior_excess(prec_chol, sd_scale, eta, iw_df, iw_scale):  # pragma: no cover - compiled
     """``log p(Sigma) - log IW(Sigma | iw_df, iw_scale)`` up to a constant, at ``Sigma =
     (L L^T)^-1`` for the precision factor ``L = prec_chol``: ``p`` is the NUTS model's prior
-    (HalfNormal(sd_scale) standard deviations, LKJ(eta) correlations; as a density of Sigma
-    it carries the Jacobian ``1 / (2^d prod s_f^d)`` of ``(s, R) -> Sigma``)."""
+    (HalfNormal(sd_scale) standard deviations, LKJ(eta) correlations) as a density of Sigma,
+    the model's own function (:func:`~bayesgmm.bayes._log_posterior_numba.lkj_covariance_logp`)."""
     d = prec_chol.shape[0]
     prec = _gram(prec_chol)
-    cov = np.linalg.inv(prec)
-    logdet = 0.0
+    out = lkj_covariance_logp(np.linalg.cholesky(np.linalg.inv(prec)), sd_scale, eta)
+    logdet = 0.0  # log det Sigma
     for a in range(d):
         logdet -= 2.0 * math.log(prec_chol[a, a])
-    out = 0.5 * (iw_df + d + 1.0) * logdet
-    sum_log_var = 0.0
+    out += 0.5 * (iw_df + d + 1.0) * logdet
     for f in range(d):
-        out -= cov[f, f] / (2.0 * sd_scale[f] ** 2) + 0.5 * d * math.log(cov[f, f])
-        sum_log_var += math.log(cov[f, f])
         for g in range(d):
             out += 0.5 * iw_scale[f, g] * prec[g, f]
-    return out + (eta - 1.0) * (logdet - sum_log_var)
+    return out
 
 
 @njit(cache=True)

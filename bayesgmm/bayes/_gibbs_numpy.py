@@ -2,8 +2,9 @@
 one, and a chain made of them.
 
 The reference implementation: the compiled chain (:mod:`bayesgmm.bayes._gibbs_numba`) makes
-the same steps, and the tests hold both to the same exact posteriors. It also runs where
-numba is not installed.
+the same steps, and the tests hold both to the same exact posteriors. Both evaluate the NUTS
+model's LKJ prior on a covariance with the model's one compiled definition
+(:func:`~bayesgmm.bayes._log_posterior_numba.lkj_covariance_logp`).
 """
 
 from __future__ import annotations
@@ -156,18 +157,17 @@ def hierarchical_scale(prec, hyper, rng):
 def log_prior_excess(chol, hyper):
     """``log p(Sigma_k) - log IW(Sigma_k | iw_df, iw_scale)`` (K,), up to a constant, at
     ``Sigma_k = (L_k L_k^T)^-1`` for the precision factors ``chol`` (K, d, d): ``p`` is the
-    NUTS model's prior (HalfNormal standard deviations, LKJ correlations), as a density of
-    Sigma, i.e. with the Jacobian ``1 / (2^d prod_f s_f^d)`` of ``(s, R) -> Sigma``."""
+    NUTS model's prior (HalfNormal standard deviations, LKJ correlations) as a density of
+    Sigma, the model's own function
+    (:func:`~bayesgmm.bayes._log_posterior_numba.lkj_covariance_logp`)."""
+    from ._log_posterior_numba import lkj_covariance_logp
+
     d = chol.shape[-1]
     prec = chol @ np.swapaxes(chol, 1, 2)
-    var = np.diagonal(np.linalg.inv(prec), axis1=1, axis2=2)
+    lower = np.linalg.cholesky(np.linalg.inv(prec))
+    sd_scale = np.asarray(hyper["sd_scale"], dtype=float)
+    target = np.array([lkj_covariance_logp(low, sd_scale, float(hyper["lkj_eta"])) for low in lower])
     logdet = -2.0 * np.log(np.diagonal(chol, axis1=1, axis2=2)).sum(axis=1)
-    sum_log_var = np.log(var).sum(axis=1)
-    target = (
-        -np.sum(var / (2.0 * hyper["sd_scale"] ** 2), axis=1)
-        - 0.5 * d * sum_log_var
-        + (hyper["lkj_eta"] - 1.0) * (logdet - sum_log_var)
-    )
     log_iw = -0.5 * (hyper["iw_df"] + d + 1.0) * logdet - 0.5 * np.einsum(
         "ab,kba->k", hyper["iw_scale"], prec
     )

@@ -86,7 +86,7 @@ class GibbsSampler(Sampler):
             raise ValueError(
                 "sampler='gibbs' needs one Dirichlet concentration for every component (the "
                 f"labels are exchangeable). Got the 'alpha' prior parameter {priors.alpha!r}; "
-                "use a scalar or sampler='nutpie'/'pymc'."
+                "use a scalar or sampler='nuts'/'pymc'."
             )
         return GibbsModel(np.ascontiguousarray(Z), int(n_components), covariance_type, priors)
 

@@ -190,6 +190,10 @@ class MixtureLogLike(Op):
     def connection_pattern(self, node):
         return [[False] * 4, [False] * 4] + [[True] * 4] * 3
 
+    def pullback(self, inputs, outputs, cotangents):
+        """The gradient as PyTensor 3 asks for it (PyTensor 2 calls :meth:`grad`)."""
+        return self.grad(inputs, cotangents)
+
     def grad(self, inputs, output_grads):
         g_out = output_grads[0]
         data = [disconnected_type(), disconnected_type()]

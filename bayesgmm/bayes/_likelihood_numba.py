@@ -25,11 +25,18 @@ from .._kernels import BLOCK_ROWS
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-@njit(cache=True, nogil=True)
-def _pass(X, shift, W, fullq):  # pragma: no cover - compiled
-    """(sum_i log p(x_i), S of shape (K, F)) over all rows, blocks added in order."""
-    n = X.shape[0]
+@njit(cache=True, nogil=True, inline="always")
+def _pass(X, shift, W):  # pragma: no cover - compiled
+    """(sum_i log p(x_i), S of shape (K, F)) over all rows, blocks added in order.
+
+    Whether the features hold every product or the squares only is read from ``W``'s
+    length (with one feature the two are the same), not passed as a constant: one
+    compiled ``stats_blocks`` serves both kinds and EM. Inlined into its callers: numba
+    links a callee's machine code into every compiled caller and optimises it again there.
+    """
+    n, d = X.shape
     F, K = W.shape
+    fullq = F != 1 + 2 * d
     nb = max(1, (n + BLOCK_ROWS - 1) // BLOCK_ROWS)
     lls = np.zeros(nb)
     acc = np.zeros((nb, K, F))
@@ -38,7 +45,9 @@ def _pass(X, shift, W, fullq):  # pragma: no cover - compiled
     S = np.zeros((K, F))
     for b in range(nb):
         ll += lls[b]
-        S += acc[b]
+        for k in range(K):
+            for f in range(F):
+                S[k, f] += acc[b, k, f]
     return ll, S
 
 
@@ -93,29 +102,47 @@ def loglike_grad_full(X, shift, w, mu, L):  # pragma: no cover - compiled
             for q in range(p, d):
                 W[c, k] = -(0.5 if p == q else 1.0) * P[k, p, q]
                 c += 1
-    ll, S = _pass(X, shift, W, True)
+    ll, S = _pass(X, shift, W)
+    S2 = np.empty((d, d))
+    C = np.empty((d, d))
+    PC = np.empty((d, d))
+    G = np.empty((d, d))
     for k in range(K):
         N = S[k, 0]
-        S1 = S[k, 1 : 1 + d]
-        S2 = np.empty((d, d))
         c = 1 + d
         for p in range(d):
             for q in range(p, d):
                 S2[p, q] = S[k, c]
                 S2[q, p] = S[k, c]
                 c += 1
-        R = S1 - N * m[k]
-        Pk = P[k]
-        g_mu[k] = Pk @ R
-        C = np.empty((d, d))
+        # g_mu = P (S1 - N m);  C = S2 - S1 m^T - m S1^T + N m m^T
+        for p in range(d):
+            t = 0.0
+            for q in range(d):
+                t += P[k, p, q] * (S[k, 1 + q] - N * m[k, q])
+            g_mu[k, p] = t
         for p in range(d):
             for q in range(d):
-                C[p, q] = S2[p, q] - S1[p] * m[k, q] - m[k, p] * S1[q] + N * m[k, p] * m[k, q]
-        G = -0.5 * (N * Pk - Pk @ C @ Pk)
-        GL = 2.0 * G @ np.ascontiguousarray(L[k])
+                C[p, q] = S2[p, q] - S[k, 1 + p] * m[k, q] - m[k, p] * S[k, 1 + q] + N * m[k, p] * m[k, q]
+        # G = -1/2 (N P - P C P);  g_L = tril(2 G L)
+        for p in range(d):
+            for q in range(d):
+                t = 0.0
+                for r in range(d):
+                    t += P[k, p, r] * C[r, q]
+                PC[p, q] = t
+        for p in range(d):
+            for q in range(d):
+                t = 0.0
+                for r in range(d):
+                    t += PC[p, r] * P[k, r, q]
+                G[p, q] = -0.5 * (N * P[k, p, q] - t)
         for p in range(d):
             for q in range(p + 1):
-                g_L[k, p, q] = GL[p, q]
+                t = 0.0
+                for r in range(q, d):  # L is lower triangular
+                    t += G[p, r] * L[k, r, q]
+                g_L[k, p, q] = 2.0 * t
         g_w[k] = N / w[k] if N > 0.0 else 0.0
     return ll, g_w, g_mu, g_L
 
@@ -142,7 +169,7 @@ def loglike_grad_diag(X, shift, w, mu, sig):  # pragma: no cover - compiled
             W[1 + d + i, k] = -0.5 / var
             const -= math.log(sig[k, i]) + 0.5 * m[k, i] * m[k, i] / var
         W[0, k] = const
-    ll, S = _pass(X, shift, W, False)
+    ll, S = _pass(X, shift, W)
     for k in range(K):
         N = S[k, 0]
         for i in range(d):

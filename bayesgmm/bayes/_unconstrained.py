@@ -2,7 +2,10 @@ r"""The mixture's parameters in an unconstrained space, and their exchangeable p
 
 Numpy, vectorised over parameter points (the leading axis ``S``). Used by
 :mod:`bayesgmm.bayes.evidence`, which needs the normalised prior density (the PyMC model's
-log-density is normalised only up to the ``K!`` of its ordering) at thousands of points.
+log-density is normalised only up to the ``K!`` of its ordering) at thousands of points:
+the model's prior densities (:mod:`bayesgmm.bayes._log_posterior_numba`), evaluated without
+the ordering, in a parametrisation of its own (log-ratios of the weights to the last one,
+the means unordered), where the evidence's label-symmetrised proposal lives.
 
 Points are ``w`` (S, K), ``mu`` (S, K, d) and ``scale``: standard deviations (S, K, d)
 for ``kind="diag"`` or lower Cholesky factors of the covariances (S, K, d, d) for
@@ -11,16 +14,12 @@ for ``kind="diag"`` or lower Cholesky factors of the covariances (S, K, d, d) fo
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
-from scipy.special import gammaln, logsumexp
+from scipy.special import logsumexp
 
-from .model import _lkj_log_normaliser
+from ._log_posterior_numba import log_prior_points
 
 __all__ = ["from_unconstrained", "log_prior", "n_unconstrained", "to_unconstrained"]
-
-_LOG_2PI = math.log(2.0 * math.pi)
 
 
 def n_unconstrained(kind: str, k: int, d: int) -> int:
@@ -101,30 +100,6 @@ def from_unconstrained(z: np.ndarray, kind: str, k: int, d: int):
     return w, mu, scale, log_jac
 
 
-def _halfnormal_logpdf(x: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    return 0.5 * math.log(2.0 / math.pi) - np.log(scale) - 0.5 * (x / scale) ** 2
-
-
-def _lkj_cholesky_cov_logpdf(L: np.ndarray, sd_scale: np.ndarray, eta: float) -> np.ndarray:
-    """log density of a covariance's Cholesky factor (lower triangle incl. diagonal).
-
-    Standard deviations ``s_i ~ HalfNormal(sd_scale_i)`` and correlations ``R = C C^T ~
-    LKJ(eta)``; ``L = diag(s) C``. With the density of ``C`` in its strictly lower
-    entries, ``c^-1 prod_{i>=2} C_ii^(d - i + 2 eta - 2)`` (Stan's ``lkj_corr_cholesky``,
-    rows counted from 1), and the change of variables row by row, ``d^i L = s_i^(i-1) /
-    C_ii ds_i dC_i``, the density of ``L`` is
-    ``prod_i HalfNormal(s_i) C_ii s_i^-(i-1) x LKJ_chol(C)``.
-    """
-    d = L.shape[-1]
-    s = np.sqrt(np.sum(L * L, axis=-1))  # row norms, (..., d)
-    cdiag = np.diagonal(L, axis1=-2, axis2=-1) / s
-    i = np.arange(1, d + 1)
-    out = _halfnormal_logpdf(s, sd_scale).sum(axis=-1)
-    out = out + np.sum((d - i + 2.0 * eta - 2.0)[1:] * np.log(cdiag[..., 1:]), axis=-1)
-    out = out + np.sum(np.log(cdiag) - (i - 1) * np.log(s), axis=-1)
-    return out - _lkj_log_normaliser(d, eta) if d > 1 else out
-
-
 def log_prior(w, mu, scale, kind: str, hyper: dict) -> np.ndarray:
     """Exchangeable log prior density of parameter points (no ordering, no ``K!``).
 
@@ -132,7 +107,8 @@ def log_prior(w, mu, scale, kind: str, hyper: dict) -> np.ndarray:
     its density is ``K!`` times this one. Here the Dirichlet on the weights is evaluated
     with the components sorted by their first mean (so a non-symmetric ``alpha`` keeps
     its meaning: ``alpha[0]`` belongs to the leftmost component), which makes the density
-    invariant under relabelling while integrating to 1 over all labellings.
+    invariant under relabelling while integrating to 1 over all labellings. The densities
+    are the model's own, :func:`~bayesgmm.bayes._log_posterior_numba.log_prior`.
 
     Parameters
     ----------
@@ -142,16 +118,22 @@ def log_prior(w, mu, scale, kind: str, hyper: dict) -> np.ndarray:
         :meth:`bayesgmm.bayes.model.Priors.resolve`'s output.
     """
     S, k, d = mu.shape
-    out = np.zeros(S)
-    if k > 1:
-        alpha = np.asarray(hyper["alpha"], dtype=float)
-        order = np.argsort(mu[:, :, 0], axis=1, kind="stable")
-        ws = np.take_along_axis(w, order, axis=1)
-        out += gammaln(alpha.sum()) - gammaln(alpha).sum() + np.sum((alpha - 1.0) * np.log(ws), axis=1)
-    loc, msc = hyper["mean_loc"], hyper["mean_scale"]
-    out += np.sum(-0.5 * _LOG_2PI - np.log(msc) - 0.5 * ((mu - loc) / msc) ** 2, axis=(1, 2))
+    order = np.argsort(mu[:, :, 0], axis=1, kind="stable")
+    ws = np.ascontiguousarray(np.take_along_axis(w, order, axis=1), dtype=float)
     if kind == "full":
-        out += _lkj_cholesky_cov_logpdf(scale, np.asarray(hyper["sd_scale"]), hyper["lkj_eta"]).sum(axis=1)
+        L = np.ascontiguousarray(scale, dtype=float)
+        eta = float(hyper["lkj_eta"])
     else:
-        out += _halfnormal_logpdf(scale, np.asarray(hyper["sd_scale"])).sum(axis=(1, 2))
-    return out
+        L = np.zeros((S, k, d, d))
+        L[:, :, np.arange(d), np.arange(d)] = scale
+        eta = None
+    return log_prior_points(
+        ws,
+        np.ascontiguousarray(mu, dtype=float),
+        L,
+        np.asarray(hyper["alpha"], dtype=float),
+        np.asarray(hyper["mean_loc"], dtype=float),
+        np.asarray(hyper["mean_scale"], dtype=float),
+        np.asarray(hyper["sd_scale"], dtype=float),
+        eta,
+    )

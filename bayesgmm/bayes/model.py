@@ -46,6 +46,7 @@ from pymc.logprob.transforms import Transform
 from .._validation import check_int, check_option, check_X
 from ..params import GMMParams
 from ._likelihood import MixtureLogLike
+from ._log_posterior_numba import lkj_log_normaliser
 
 __all__ = [
     "BAYES_COVARIANCE_TYPES",
@@ -196,24 +197,6 @@ ordered_first_column = OrderedFirstColumn()
 
 
 # --------------------------------------------------------------------------- LKJ prior
-def _lkj_log_normaliser(n: int, eta: float) -> float:
-    """log of the integral of det(R)^(eta - 1) over n x n correlation matrices (LKJ 2009).
-
-    log c_n(eta) = sum_{k=1}^{n-1} [(2 eta - 2 + n - k)(n - k) log 2
-                                    + (n - k) log B(eta + (n-k-1)/2, eta + (n-k-1)/2)];
-    for n = 2 this is log(2^(2 eta - 1) B(eta, eta)), e.g. log 2 for eta = 1.
-    """
-    from scipy.special import betaln
-
-    return float(
-        sum(
-            (2 * eta - 2 + n - k) * (n - k) * np.log(2.0)
-            + (n - k) * betaln(eta + (n - k - 1) / 2, eta + (n - k - 1) / 2)
-            for k in range(1, n)
-        )
-    )
-
-
 def _packed_diagonal(d: int) -> np.ndarray:
     """Positions of the diagonal in a row-major packed lower triangle of size d."""
     return np.cumsum(np.arange(1, d + 1)) - 1
@@ -226,7 +209,8 @@ def lkj_cholesky_cov_logp(value, eta: float, sd_scale, d: int | None = None):
     for every row (the covariance ``L L^T`` has standard deviations ``s`` with HalfNormal
     priors and an LKJ(eta) correlation matrix), written for a batch of factors -- PyMC's
     implementation takes one vector at a time -- and with the normalising constant
-    ``-log c_d(eta)`` (PyMC 5 adds ``+log c_d(eta)``). Returns shape (K,). ``sd_scale`` may
+    ``-log c_d(eta)`` (:func:`~bayesgmm.bayes._log_posterior_numba.lkj_log_normaliser`;
+    PyMC 5 adds ``+log c_d(eta)``). Returns shape (K,). ``sd_scale`` may
     be a tensor (then pass ``d``).
     """
     d = len(sd_scale) if d is None else d
@@ -244,7 +228,7 @@ def lkj_cholesky_cov_logp(value, eta: float, sd_scale, d: int | None = None):
     idx = np.arange(d)
     logp_lkj = pt.sum((2 * eta - 3 + d - idx) * log_corr_diag, axis=-1)
     log_inv_jacobian = pt.sum(log_corr_diag - idx * pt.log(sd), axis=-1)
-    return logp_sd + logp_lkj + log_inv_jacobian - _lkj_log_normaliser(d, eta)
+    return logp_sd + logp_lkj + log_inv_jacobian - lkj_log_normaliser(d, eta)
 
 
 def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarray):

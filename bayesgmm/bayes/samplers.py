@@ -11,14 +11,16 @@ and ``init`` arguments, once.
   Gaussian there, so only the step size needs tuning and ``tune`` can be short.
 - :class:`PyMCInitNUTS` (``init`` one of PyMC's strategies, e.g. ``"jitter+adapt_diag"``):
   PyMC's default sampler, the baseline of the benchmarks.
-- :class:`~bayesgmm.bayes._nutpie.CompiledNUTS` (``sampler="nutpie"``; the default ``"auto"`` when nutpie is
-  installed and ``init="em"``): nutpie's NUTS, written in Rust, on the model's
-  log-density and gradient compiled to machine code by PyTensor's numba backend (the
-  fused likelihood included, :mod:`bayesgmm.bayes._likelihood_numba`). Every chain starts
-  at the EM solution; nutpie adapts a mass matrix with a low-rank correction, which
-  learns the posterior correlations during a short tuning. The compiled function is
-  cached on disk and takes data and hyper-parameters as arguments, so it is compiled once
-  per model shape (K, d, covariance type), not once per data set.
+- :class:`~bayesgmm.bayes._nuts.CompiledNUTS` (``sampler="nuts"``; the default ``"auto"``
+  with ``init="em"`` and the fused likelihood): bayesgmm's NUTS compiled by numba
+  (:mod:`bayesgmm.bayes._nuts_numba`) on the model's compiled log-posterior
+  (:mod:`bayesgmm.bayes._log_posterior_numba`, equal to PyMC's), every chain started at an
+  EM solution with the inverse observed information there as the inverse mass matrix,
+  chains on threads, no Python per gradient. It builds no PyMC model; numba caches its
+  machine code on disk, compiled once per covariance kind, not per data set or K.
+- :class:`~bayesgmm.bayes._nutpie.NutpieNUTS` (``sampler="nutpie"``): nutpie's NUTS (Rust)
+  on the PyMC model compiled by nutpie's public numba path (a compilation in every
+  process); nutpie adapts a mass matrix with a low-rank correction.
 - :class:`~bayesgmm.bayes._gibbs_sampler.GibbsSampler` (``sampler="gibbs"``): the Gibbs
   sampler over the allocations (:mod:`bayesgmm.bayes.gibbs`) on the same prior, started from
   the EM optima's allocations. It builds no PyMC model (:meth:`Sampler.build`). It is the
@@ -46,12 +48,13 @@ __all__ = [
     "SampleResult",
     "Sampler",
     "SamplingRun",
+    "inverse_information",
     "laplace_covariance",
     "make_sampler",
     "parallelism",
 ]
 
-SAMPLERS = ("auto", "pymc", "nutpie", "gibbs")
+SAMPLERS = ("auto", "nuts", "pymc", "nutpie", "gibbs")
 PYMC_INITS = (
     "auto",
     "adapt_diag",
@@ -66,7 +69,9 @@ SMALL_N = 8 * _kernels.BLOCK_ROWS  # below this a pass is too short to split ove
 
 @dataclass(frozen=True)
 class SamplingRun:
-    """The settings every sampler receives (chains, draws and how to use the CPUs)."""
+    """The settings every sampler receives (chains, draws and how to use the CPUs):
+    ``cores`` processes for PyMC's chains, ``chain_threads`` threads for a sampler that
+    runs its chains on threads."""
 
     draws: int
     tune: int
@@ -75,6 +80,7 @@ class SamplingRun:
     random_seed: int
     target_accept: float
     progressbar: bool
+    chain_threads: int = 1
 
 
 @dataclass
@@ -209,28 +215,30 @@ class PyMCInitNUTS(Sampler):
 def make_sampler(sampler: str, init: str, likelihood: str, *, metric: str = "auto") -> Sampler:
     """The sampler object for the estimator's ``sampler``, ``init`` and ``likelihood``.
 
-    ``"auto"`` is nutpie's compiled NUTS when nutpie is installed and the chains start at
-    EM (``init="em"``), else PyMC's NUTS. ``"gibbs"`` is the Gibbs sampler over the
-    allocations (``init="em"`` only). ``"nutpie"`` raises a clear error when nutpie
-    is not installed. ``metric`` is passed to :class:`LaplaceNUTS` (PyMC, ``init="em"``).
+    ``"auto"`` is bayesgmm's compiled NUTS when the chains start at EM (``init="em"``)
+    with the fused likelihood, else PyMC's NUTS (PyMC's own mixture graph or its own
+    inits were asked for). ``"gibbs"`` and ``"nuts"`` need ``init="em"``. ``"nutpie"``
+    raises a clear error when nutpie is not installed. ``metric`` is passed to
+    :class:`LaplaceNUTS` (PyMC, ``init="em"``) and to the compiled NUTS.
     """
-    from . import _nutpie
-
+    if sampler in ("gibbs", "nuts") and init != "em":
+        raise ValueError(
+            f"sampler={sampler!r} starts its chains from the EM optima: it needs init='em'. Got init={init!r}."
+        )
     if sampler == "gibbs":
-        if init != "em":
-            raise ValueError(
-                f"sampler='gibbs' starts its chains from the EM optima: it needs init='em'. Got init={init!r}."
-            )
         from ._gibbs_sampler import GibbsSampler
 
         return GibbsSampler()
-    if sampler == "nutpie" or (sampler == "auto" and init == "em" and _nutpie.nutpie_available()):
+    if sampler == "nuts" or (sampler == "auto" and init == "em" and likelihood == "fused"):
+        from ._nuts import CompiledNUTS
+
+        return CompiledNUTS(metric)
+    if sampler == "nutpie":
+        from . import _nutpie
+
         if not _nutpie.nutpie_available():
-            raise ImportError(
-                "sampler='nutpie' needs the optional packages 'nutpie' and 'numba': "
-                "pip install 'bayesgmm[bayes]'."
-            )
-        return _nutpie.CompiledNUTS()
+            raise ImportError("sampler='nutpie' needs the optional package 'nutpie': pip install nutpie.")
+        return _nutpie.NutpieNUTS()
     if init == "em":
         return LaplaceNUTS(metric)
     return PyMCInitNUTS(init)
@@ -244,13 +252,8 @@ def laplace_covariance(
     logp_dlogp_func=None,
     rel_step: float = 1e-2,
 ):
-    """Inverse observed information of the model's log-density at ``point``.
-
-    Central finite differences of the compiled gradient in the sampler's unconstrained
-    space, in two rounds: a first with a small absolute step estimates each coordinate's
-    curvature, a second with steps of ``rel_step`` x the implied standard deviation.
-    Directions of non-negative curvature (not a local maximum) get the magnitude of their
-    curvature, floored, so the result is always positive definite.
+    """Inverse observed information of the PyMC model's log-density at ``point``, in the
+    sampler's unconstrained space (:func:`inverse_information` of the compiled gradient).
 
     Parameters
     ----------
@@ -278,6 +281,19 @@ def laplace_covariance(
         f = model.logp_dlogp_function(value_vars, ravel_inputs=True)
     f.set_extra_values({})
     theta = DictToArrayBijection.map({v.name: np.asarray(point[v.name]) for v in value_vars}).data.copy()
+    return inverse_information(lambda x: f(x)[1], theta, rel_step=rel_step), theta
+
+
+def inverse_information(gradient, theta: np.ndarray, *, rel_step: float = 1e-2) -> np.ndarray:
+    """Inverse observed information at ``theta`` from a log density's gradient.
+
+    Central finite differences of ``gradient`` (a function of the raveled point), in two
+    rounds: a first with a small absolute step estimates each coordinate's curvature, a
+    second with steps of ``rel_step`` x the implied standard deviation. Directions of
+    non-negative curvature (not a local maximum) get the magnitude of their curvature,
+    floored, so the result is always positive definite.
+    """
+    theta = np.asarray(theta, dtype=float)
     p = theta.size
 
     def hessian(steps):
@@ -285,9 +301,7 @@ def laplace_covariance(
         for j in range(p):
             e = np.zeros(p)
             e[j] = steps[j]
-            _, gp = f(theta + e)
-            _, gm = f(theta - e)
-            H[:, j] = (gp - gm) / (2.0 * steps[j])
+            H[:, j] = (gradient(theta + e) - gradient(theta - e)) / (2.0 * steps[j])
         return 0.5 * (H + H.T)
 
     H = hessian(1e-5 * np.maximum(1.0, np.abs(theta)))
@@ -300,7 +314,7 @@ def laplace_covariance(
     lam = np.abs(lam)
     lam = np.maximum(lam, 1e-10 * lam.max() if lam.max() > 0 else 1.0)
     cov = (V / lam) @ V.T
-    return 0.5 * (cov + cov.T), theta
+    return 0.5 * (cov + cov.T)
 
 
 def parallelism(chains: int, cores: int | None, n: int) -> tuple[int, int]:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import _kernels
 from .._validation import check_int, check_option, check_random_state, check_real, check_X
 from ..em import converged_em
 from ..exceptions import NotFittedError
@@ -68,21 +69,25 @@ class BayesianGaussianMixture:
         other than "em") start elsewhere: give them PyMC's 1000.
     chains : int, default=2
     target_accept : float, default=0.9
-    sampler : {"auto", "pymc", "nutpie", "gibbs"}, default="auto"
-        "nutpie": nutpie's NUTS (Rust) on the model compiled by numba, no Python per
-        leapfrog step (:class:`bayesgmm.bayes.samplers.CompiledNUTS`). "pymc": PyMC's
-        NUTS. "auto": nutpie when it is installed and ``init="em"``, else PyMC. "gibbs":
-        the Gibbs sampler over the allocations on the same prior
+    sampler : {"auto", "nuts", "pymc", "nutpie", "gibbs"}, default="auto"
+        "nuts": bayesgmm's NUTS compiled by numba on the model's compiled log-posterior
+        (:mod:`bayesgmm.bayes._nuts`): no Python per gradient, chains on threads, no
+        PyMC model built (``model_`` holds the data and hyper-parameters). "pymc": PyMC's
+        NUTS on the PyMC model. "nutpie": nutpie's NUTS on the PyMC model (compiled in
+        every process). "auto": "nuts" with ``init="em"`` and the fused likelihood, else
+        "pymc". "gibbs": the Gibbs sampler over the allocations on the same prior
         (:mod:`bayesgmm.bayes._gibbs_sampler`; one draw kept every
         :data:`~bayesgmm.bayes._gibbs_sampler.GIBBS_THIN` sweeps, ``tune`` as many
         discarded; a scalar ``alpha`` only): the sampler for more components than the
         data need, where NUTS's trajectories grow long. No divergences or BFMI exist for
         it, and ``model_`` holds its data and priors instead of a PyMC model.
     init : {"em", "auto", "adapt_diag", "jitter+adapt_diag", ...}, default="em"
-        "em": every chain starts at the converged EM solution; with PyMC's NUTS the mass
-        matrix is the inverse observed information there, nutpie adapts its own (with a
-        low-rank correction for the correlations). Any other value is passed to ``pm.sample``
-        as PyMC's own init (the means start at quantiles of feature 0, ordered).
+        "em": every chain starts at an EM solution; bayesgmm's and PyMC's NUTS take the
+        inverse observed information there as the inverse mass matrix (kept, or adapted
+        from it when the chains start at several distinct optima), nutpie adapts its own
+        (with a low-rank correction for the correlations). Any other value is passed to
+        ``pm.sample`` as PyMC's own init (the means start at quantiles of feature 0,
+        ordered).
     likelihood : {"fused", "pymc"}, default="fused"
     random_state : int, numpy Generator or None
     progressbar : bool, default=False
@@ -263,6 +268,7 @@ class BayesianGaussianMixture:
             random_seed=int(rng.integers(2**31 - 1)),
             target_accept=self.target_accept,
             progressbar=self.progressbar,
+            chain_threads=min(self.chains, self.cores or _kernels.default_threads()),
         )
         t0 = time.perf_counter()
         result = sampler.sample(model, self._starts(Z, std), run)
@@ -273,7 +279,7 @@ class BayesianGaussianMixture:
             self.mass_matrix_ = result.mass_matrix
         self.mass_matrix_adapted_ = result.adapted
 
-        self.model_ = model
+        self._model = model
         self.n_features_in_ = d
         self._kind = model_kind(self.covariance_type, d)
         self.mixture_draws_, self.relabelled_fraction_ = relabelled_draws(
@@ -334,6 +340,35 @@ class BayesianGaussianMixture:
             self.covariances_ = dr.cov.mean(axis=(0, 1))
         else:
             self.covariances_ = (dr.sd**2).mean(axis=(0, 1))
+
+    @property
+    def model_(self):
+        """The model that was sampled: the compiled model's data and hyper-parameters
+        (``sampler="nuts"``), the Gibbs sampler's (``"gibbs"``), or the PyMC model. A PyMC
+        model cannot be pickled: a pickled estimator leaves it out, and the first access
+        after loading builds it again from the data (the same model)."""
+        if self.__dict__.get("_idata") is None:
+            raise AttributeError("model_")  # not fitted
+        model = self.__dict__.get("_model")
+        if model is None:
+            _, Z, priors = standardized(self._X, self.priors)
+            sampler = make_sampler(self.sampler, self.init, self.likelihood, metric=self._metric())
+            threads = parallelism(self.chains, self.cores, self._X.shape[0])[1]
+            model = self._model = sampler.build(
+                Z, self.n_components, self.covariance_type, priors, self.likelihood, threads
+            )
+        return model
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Everything but a PyMC model (not picklable; rebuilt on access, see ``model_``).
+        Nothing compiled is held: numba's machine code is found again in its disk cache."""
+        from ._gibbs_sampler import GibbsModel
+        from ._nuts import CompiledModel
+
+        state = dict(self.__dict__)
+        if not isinstance(state.get("_model"), (CompiledModel, GibbsModel)):
+            state.pop("_model", None)
+        return state
 
     @property
     def idata_(self):
