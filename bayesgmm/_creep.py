@@ -5,7 +5,9 @@ Above the true number of components the likelihood is nearly flat along a redund
 component, and EM (SQUAREM's extrapolations rejected by its safeguard) creeps: thousands
 of passes that barely change the log-likelihood. Run best first, the
 leader reaches its fixed point first; every later run then goes on in stretches of
-``CHUNK`` passes and stops as soon as one of two things is established:
+``CHUNK`` passes (:func:`watch`; each against the leader's fixed point, so the later runs
+are independent of one another and run side by side under ``n_jobs``) and stops as soon
+as one of two things is established:
 
 - it converges linearly and cannot reach the best fixed point within its remaining
   passes: the gains of its last stretches shrink by steady ratios (below 1), and its
@@ -130,59 +132,28 @@ def out_of_reach(passes: Sequence[int], logliks: Sequence[float], max_iter: int,
     return bool(logliks[-1] + gains[-1] * (max_iter - passes[-1]) < best)
 
 
-def run_best_first(
-    order: Sequence[int],
-    fits: list,
-    lls: np.ndarray,
-    advance: Callable[[int, int], None],
-    regular: Callable[[int], bool],
-    *,
-    max_iter: int,
-    margin: float = np.inf,
-    watch: bool = True,
-) -> None:
-    """Run the fits in ``order`` (best first) on to their fixed point, in place.
+def watch(fit, loglik: float, advance: Callable, *, max_iter: int, best: float, ref) -> tuple:
+    """Run one fit on toward its fixed point in stretches of ``CHUNK`` passes, stopped by
+    the rules of this module against the best fixed point reached, ``best`` (its model
+    ``ref``). Returns the fit and log-likelihood it ended with.
 
-    ``advance(i, passes)`` runs fit i on for at most ``passes`` passes to the fixed point
-    (updating ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no
-    collapsed component. A fit more than ``margin`` below the best log-likelihood already
-    run to the end is left where it is. With ``watch``, a fit's ``converged_`` means it is
-    at its fixed point, and after the first the fits go on in stretches and stop by the
-    rules of this module (with ``ENABLED`` False each runs to its fixed point or
-    ``max_iter``: the reference the rules are tested against). Without it (fits that
-    converged at a looser tolerance on many rows), each runs on to its fixed point or
-    ``max_iter``, and the margin counts from wherever it ended.
+    ``advance(fit, passes)`` runs ``fit`` on for at most ``passes`` passes and returns
+    ``(fit, loglik)``, or None when the run failed (it then keeps what it had reached).
     """
-    best, best_i = -np.inf, None
-    for i in order:
-        gm = fits[i]
-        if gm is None or lls[i] < best - margin:
-            continue
-        reached = gm.converged_ and watch
-        if not reached and gm.n_iter_ < max_iter:
-            if best_i is None or not (watch and ENABLED):
-                advance(i, max_iter - gm.n_iter_)
-            else:
-                _watched(i, fits, lls, advance, max_iter, best, fits[best_i])
-            reached = fits[i].converged_ or not watch
-        if reached and regular(i) and lls[i] > best:
-            best, best_i = lls[i], i
-
-
-def _watched(i, fits, lls, advance, max_iter, best, ref) -> None:
-    models, passes, logliks = [fits[i]], [fits[i].n_iter_], [lls[i]]
-    while fits[i].n_iter_ < max_iter:
-        before = fits[i].n_iter_
-        advance(i, min(CHUNK, max_iter - before))
-        gm = fits[i]
-        if gm.n_iter_ == before:  # the run failed; it keeps what it had reached
-            return
-        models.append(gm)
-        passes.append(gm.n_iter_)
-        logliks.append(lls[i])
-        if gm.converged_:
-            return
+    models, passes, logliks = [fit], [fit.n_iter_], [loglik]
+    while fit.n_iter_ < max_iter:
+        before = fit.n_iter_
+        out = advance(fit, min(CHUNK, max_iter - before))
+        if out is None or out[0].n_iter_ == before:  # the run failed; it keeps what it had reached
+            return fit, loglik
+        fit, loglik = out
+        models.append(fit)
+        passes.append(fit.n_iter_)
+        logliks.append(loglik)
+        if fit.converged_:
+            break
         if out_of_reach(passes, logliks, max_iter, best):
-            return
-        if lls[i] < best and heads_for(models, ref) and no_higher(logliks, best):
-            return
+            break
+        if loglik < best and heads_for(models, ref) and no_higher(logliks, best):
+            break
+    return fit, loglik
