@@ -29,6 +29,14 @@ as one of two things is established:
 A stopped run keeps the log-likelihood it had reached (its ``converged_`` stays False);
 among fits tied at the best log-likelihood, :func:`~bayesgmm.multistart.best_em` keeps
 one that reached its fixed point.
+
+On many rows (when the starts were screened on a sample of them) a run is also stopped
+once it cannot change the answer by more than a resolution: its gains do not grow and
+its pace times the passes it has left is below ``resolution`` (:func:`settled`), and,
+against the best fixed point, when it cannot exceed it by more than ``resolution``.
+There a run may drift along a flat ridge for thousands of passes, gaining a
+hundred-thousandth of a nat a stretch: its log-likelihood is final long before its
+parameters are.
 """
 
 from __future__ import annotations
@@ -132,10 +140,29 @@ def out_of_reach(passes: Sequence[int], logliks: Sequence[float], max_iter: int,
     return bool(logliks[-1] + gains[-1] * (max_iter - passes[-1]) < best)
 
 
-def watch(fit, loglik: float, advance: Callable, *, max_iter: int, best: float, ref) -> tuple:
+def settled(passes: Sequence[int], logliks: Sequence[float], max_iter: int, resolution: float) -> bool:
+    """Whether a run cannot gain more than ``resolution`` in the passes it has left at its
+    current pace: the gains of its last ``N_RATIOS`` + 1 stretches are positive and do not
+    grow (each ratio at most 1 + ``RATIO_SPREAD``: a steady drift or a shrinking pace, not
+    a run leaving a saddle), and the pace of the last stretch times the passes left is
+    below ``resolution``."""
+    if len(passes) < N_RATIOS + 2:
+        return False
+    p = np.asarray(passes[-(N_RATIOS + 2) :], dtype=float)
+    gains = np.diff(np.asarray(logliks[-(N_RATIOS + 2) :])) / np.maximum(np.diff(p), 1.0)
+    if not np.all(gains > 0) or np.any(gains[1:] / gains[:-1] > 1 + RATIO_SPREAD):
+        return False
+    return bool(gains[-1] * (max_iter - passes[-1]) < resolution)
+
+
+def watch(
+    fit, loglik: float, advance: Callable, *, max_iter: int, best: float, ref, resolution: float = 0.0
+) -> tuple:
     """Run one fit on toward its fixed point in stretches of ``CHUNK`` passes, stopped by
     the rules of this module against the best fixed point reached, ``best`` (its model
-    ``ref``). Returns the fit and log-likelihood it ended with.
+    ``ref``; ``-inf`` and None for the leader itself). With a ``resolution`` (log-likelihood
+    units), also stopped once :func:`settled`, or when it cannot exceed ``best`` by more.
+    Returns the fit and log-likelihood it ended with.
 
     ``advance(fit, passes)`` runs ``fit`` on for at most ``passes`` passes and returns
     ``(fit, loglik)``, or None when the run failed (it then keeps what it had reached).
@@ -152,8 +179,10 @@ def watch(fit, loglik: float, advance: Callable, *, max_iter: int, best: float, 
         logliks.append(loglik)
         if fit.converged_:
             break
-        if out_of_reach(passes, logliks, max_iter, best):
+        if resolution > 0 and settled(passes, logliks, max_iter, resolution):
             break
-        if loglik < best and heads_for(models, ref) and no_higher(logliks, best):
+        if out_of_reach(passes, logliks, max_iter, best + resolution):
+            break
+        if ref is not None and loglik < best and heads_for(models, ref) and no_higher(logliks, best):
             break
     return fit, loglik

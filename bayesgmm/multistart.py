@@ -73,6 +73,8 @@ RTOL_BEST = 1e-7
 ATOL_BEST = 1e-6
 NUMBA_MIN_ROWS = 5000
 LOOSE_TOL = 1e-8
+ADAPTIVE = "adaptive"  # the SQUAREM of the runs after the screen, for large n (bayesgmm.em.run_em)
+RESOLUTION = 1e-3  # log-likelihood a run on many rows may leave ungained (criteria to 0.002)
 
 
 @dataclass(frozen=True)
@@ -147,10 +149,11 @@ def _quiet():
         yield
 
 
-def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
+def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None, accelerate=True):
     """EM on Z from ``init`` = (weights, means, covariances) or, without it, from
     scikit-learn-style ``init_params`` given as a string. From ``NUMBA_MIN_ROWS`` rows the
-    compiled pass runs (when numba is installed), below them the numpy pass."""
+    compiled pass runs (when numba is installed), below them the numpy pass.
+    ``accelerate``: SQUAREM (True) or its "adaptive" form."""
     engine = "auto" if Z.shape[0] >= NUMBA_MIN_ROWS and numba_available() else "numpy"
     engine = "numba" if engine == "auto" else engine
     kw: dict[str, Any] = {"init_params": "kmeans"}
@@ -162,8 +165,9 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         kw = {"weights_init": w, "means_init": m, "precisions_init": precisions_from_cholesky(pc, ct)}
     if tol is None:
         return converged_em(
-            Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, engine=engine, **kw
-        )
+            Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, engine=engine,
+            accelerate=accelerate, **kw,
+        )  # fmt: skip
     # a screening fit by name (same shape as compare_models building its sampler)
     gm = GaussianMixture(
         k,
@@ -172,7 +176,7 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         max_iter=max_iter,
         reg_covar=reg_covar,
         random_state=seed,
-        accelerate=True,
+        accelerate=accelerate,
         engine=engine,
         **kw,
     )
@@ -427,13 +431,14 @@ def _total_loglik(gm: GaussianMixture, Z: Any) -> float:
     return float(np.sum(gm.score_samples(Z)))
 
 
-def run_start(Z, k, ct, reg_covar, passes, tol, seed, init, n_iter_before=0):
+def run_start(Z, k, ct, reg_covar, passes, tol, seed, init, n_iter_before=0, accelerate=True):
     """One EM run of one start, a job: ``(fit, its total log-likelihood on Z, "")``, or
     ``(None, nan, message)`` when it failed (a collapsed component). ``n_iter_before`` is
-    added to the fit's ``n_iter_`` (a run continued from an earlier one)."""
+    added to the fit's ``n_iter_`` (a run continued from an earlier one); ``accelerate``
+    is SQUAREM (True) or its "adaptive" form."""
     with _quiet():
         try:
-            gm = _fit(Z, k, ct, reg_covar, passes, tol, seed, init)
+            gm = _fit(Z, k, ct, reg_covar, passes, tol, seed, init, accelerate)
             ll = _total_loglik(gm, Z)
         except ValueError as exc:
             return None, np.nan, str(exc)
@@ -441,15 +446,20 @@ def run_start(Z, k, ct, reg_covar, passes, tol, seed, init, n_iter_before=0):
     return gm, (ll if np.isfinite(ll) else np.nan), ""
 
 
-def watch_start(Z, k, ct, reg_covar, tol, seed, fit, loglik, max_iter, best, ref):
+def watch_start(
+    Z, k, ct, reg_covar, tol, seed, fit, loglik, max_iter, best, ref, resolution=0.0, accelerate=True
+):
     """A job: ``fit`` run on toward its fixed point, stopped by :mod:`bayesgmm._creep`'s
-    rules against the best fixed point ``best`` (model ``ref``); ``(fit, loglik, "")``."""
+    rules against the best fixed point ``best`` (model ``ref``) and, with a
+    ``resolution``, once it cannot change the answer by more; ``(fit, loglik, "")``."""
 
     def advance(f, passes):
-        gm, ll, _ = run_start(Z, k, ct, reg_covar, passes, tol, seed, _params(f), f.n_iter_)
+        gm, ll, _ = run_start(Z, k, ct, reg_covar, passes, tol, seed, _params(f), f.n_iter_, accelerate)
         return None if gm is None else (gm, ll)
 
-    fit, loglik = _creep.watch(fit, loglik, advance, max_iter=max_iter, best=best, ref=ref)
+    fit, loglik = _creep.watch(
+        fit, loglik, advance, max_iter=max_iter, best=best, ref=ref, resolution=resolution
+    )
     return fit, loglik, ""
 
 
@@ -508,11 +518,11 @@ def cell_plan(
     sub = _subset(n, screen_samples)
     Zs = Z if sub is None else _rows(Z, sub)
 
-    def job(i, data, passes, init=None, add=False, run_tol=tol):
+    def job(i, data, passes, init=None, add=False, run_tol=tol, accelerate=True):
         prev = fits[i]
         init = _params(prev) if init is None else init
         before = prev.n_iter_ if add else 0
-        args = (data, k, ct, reg_covar, passes, run_tol, seed(i), init, before)
+        args = (data, k, ct, reg_covar, passes, run_tol, seed(i), init, before, accelerate)
         return Job(run_start, args, is_dask_array(data))
 
     def seed(i):  # the extra starts share the last seed (their parameters are given)
@@ -529,22 +539,46 @@ def cell_plan(
     def usable(i):
         return not is_degenerate(fits[i].covariances_, ct, reg_covar)
 
-    def finish(order, data, margin=np.inf, watch=True):
+    def watched(i, data, best, ref, resolution=0.0, accelerate=True):
+        args = (
+            data,
+            k,
+            ct,
+            reg_covar,
+            tol,
+            seed(i),
+            fits[i],
+            lls[i],
+            max_iter,
+            best,
+            ref,
+            resolution,
+            accelerate,
+        )
+        return Job(watch_start, args, is_dask_array(data))
+
+    def finish(order, data, margin=np.inf, settle=False):
         """Best first: the leader to its fixed point (the next, if it fails or collapses),
-        then every other run against it, side by side; with ``watch``, stopped by the rules
-        of :mod:`bayesgmm._creep` (a fit's ``converged_`` means it is at its fixed point);
-        without (fits that converged at a looser tolerance on many rows), each to its fixed
-        point or ``max_iter``. A fit more than ``margin`` below the leader is left where it is."""
+        then every other run against it, side by side, stopped by the rules of
+        :mod:`bayesgmm._creep` (a fit's ``converged_`` means it is at its fixed point). With
+        ``settle`` (fits that converged at a looser tolerance on many rows), every run --
+        the leader too -- goes on from there with the adaptive SQUAREM and stops once it
+        cannot change the answer by more than ``RESOLUTION``. A fit more than ``margin``
+        below the leader is left where it is."""
+        resolution, accelerate = (RESOLUTION, ADAPTIVE) if settle else (0.0, True)
         best, ref, rest = -np.inf, None, list(order)
         while rest and ref is None:
             i = rest.pop(0)
             if fits[i] is None:
                 continue
-            reached = fits[i].converged_ and watch
+            reached = fits[i].converged_ and not settle
             if not reached and fits[i].n_iter_ < max_iter:
-                (out,) = yield [job(i, data, max_iter - fits[i].n_iter_, add=True)]
+                if settle:
+                    (out,) = yield [watched(i, data, -np.inf, None, resolution, accelerate)]
+                else:
+                    (out,) = yield [job(i, data, max_iter - fits[i].n_iter_, add=True)]
                 take(i, out)
-                reached = fits[i].converged_ or not watch
+                reached = fits[i].converged_ or settle
             if reached and usable(i):
                 best, ref = lls[i], i
         todo = [
@@ -552,16 +586,11 @@ def cell_plan(
             for i in rest
             if fits[i] is not None
             and lls[i] >= best - margin
-            and not (fits[i].converged_ and watch)
+            and not (fits[i].converged_ and not settle)
             and fits[i].n_iter_ < max_iter
         ]
-        if watch and _creep.ENABLED:
-            local = is_dask_array(data)
-            args = [
-                (data, k, ct, reg_covar, tol, seed(i), fits[i], lls[i], max_iter, best, fits[ref])
-                for i in todo
-            ]
-            jobs = [Job(watch_start, a, local) for a in args]
+        if _creep.ENABLED:
+            jobs = [watched(i, data, best, fits[ref], resolution, accelerate) for i in todo]
         else:
             jobs = [job(i, data, max_iter - fits[i].n_iter_, add=True) for i in todo]
         outs = yield jobs
@@ -588,10 +617,10 @@ def cell_plan(
     splits = [i for i in order if names[i].startswith("split") and np.isfinite(lls[i])]
     finalists.update(splits[:1])  # the K - 1 fit's best split keeps K from falling below K - 1
     if sub is not None:
-        # large n: the finalists to the fixed point on the subset, then the best
-        # N_FULL of them (and the hierarchical start) on all rows
+        # large n: the finalists to the fixed point on the subset (extrapolated), then
+        # the best N_FULL of them (and the hierarchical start) on all rows
         todo = [i for i in sorted(finalists) if not fits[i].converged_]
-        outs = yield [job(i, Zs, max_iter) for i in todo]
+        outs = yield [job(i, Zs, max_iter, accelerate=ADAPTIVE) for i in todo]
         for i, out in zip(todo, outs, strict=True):
             take(i, out)
         regular = np.array(
@@ -607,7 +636,7 @@ def cell_plan(
         loose = tol is None or tol < LOOSE_TOL
         todo = sorted(keep)
         outs = yield [
-            job(i, Z, max_iter, run_tol=LOOSE_TOL if loose else tol) for i in todo
+            job(i, Z, max_iter, run_tol=LOOSE_TOL if loose else tol, accelerate=ADAPTIVE) for i in todo
         ]  # first to LOOSE_TOL
         for i, out in zip(todo, outs, strict=True):
             take(i, out)
@@ -615,7 +644,7 @@ def cell_plan(
             # then to the fixed point, best first; a run that stopped more than
             # SCREEN_MARGIN below the leader's fixed point stops there (not watched by
             # bayesgmm._creep's rules: on many rows watching was measured slower)
-            yield from finish(sorted(keep, key=lambda i: (-lls[i], i)), Z, SCREEN_MARGIN, watch=False)
+            yield from finish(sorted(keep, key=lambda i: (-lls[i], i)), Z, SCREEN_MARGIN, settle=True)
         finalists = keep
     else:
         # the finalists for a stretch, then the leaders to the fixed point
