@@ -5,7 +5,9 @@ Above the true number of components the likelihood is nearly flat along a redund
 component, and EM (SQUAREM's extrapolations rejected by its safeguard) creeps: thousands
 of passes that barely change the log-likelihood. Run best first, the
 leader reaches its fixed point first; every later run then goes on in stretches of
-``CHUNK`` passes and stops as soon as one of two things is established:
+``CHUNK`` passes (:func:`watch`; each against the leader's fixed point, so the later runs
+are independent of one another and run side by side under ``n_jobs``) and stops as soon
+as one of two things is established:
 
 - it converges linearly and cannot reach the best fixed point within its remaining
   passes: the gains of its last stretches shrink by steady ratios (below 1), and its
@@ -27,6 +29,14 @@ leader reaches its fixed point first; every later run then goes on in stretches 
 A stopped run keeps the log-likelihood it had reached (its ``converged_`` stays False);
 among fits tied at the best log-likelihood, :func:`~bayesgmm.multistart.best_em` keeps
 one that reached its fixed point.
+
+On many rows (when the starts were screened on a sample of them) a run is also stopped
+once it cannot change the answer by more than a resolution: its gains do not grow and
+its pace times the passes it has left is below ``resolution`` (:func:`settled`), and,
+against the best fixed point, when it cannot exceed it by more than ``resolution``.
+There a run may drift along a flat ridge for thousands of passes, gaining a
+hundred-thousandth of a nat a stretch: its log-likelihood is final long before its
+parameters are.
 """
 
 from __future__ import annotations
@@ -130,59 +140,49 @@ def out_of_reach(passes: Sequence[int], logliks: Sequence[float], max_iter: int,
     return bool(logliks[-1] + gains[-1] * (max_iter - passes[-1]) < best)
 
 
-def run_best_first(
-    order: Sequence[int],
-    fits: list,
-    lls: np.ndarray,
-    advance: Callable[[int, int], None],
-    regular: Callable[[int], bool],
-    *,
-    max_iter: int,
-    margin: float = np.inf,
-    watch: bool = True,
-) -> None:
-    """Run the fits in ``order`` (best first) on to their fixed point, in place.
+def settled(passes: Sequence[int], logliks: Sequence[float], max_iter: int, resolution: float) -> bool:
+    """Whether a run cannot gain more than ``resolution`` in the passes it has left at its
+    current pace: the gains of its last ``N_RATIOS`` + 1 stretches are positive and do not
+    grow (each ratio at most 1 + ``RATIO_SPREAD``: a steady drift or a shrinking pace, not
+    a run leaving a saddle), and the pace of the last stretch times the passes left is
+    below ``resolution``."""
+    if len(passes) < N_RATIOS + 2:
+        return False
+    p = np.asarray(passes[-(N_RATIOS + 2) :], dtype=float)
+    gains = np.diff(np.asarray(logliks[-(N_RATIOS + 2) :])) / np.maximum(np.diff(p), 1.0)
+    if not np.all(gains > 0) or np.any(gains[1:] / gains[:-1] > 1 + RATIO_SPREAD):
+        return False
+    return bool(gains[-1] * (max_iter - passes[-1]) < resolution)
 
-    ``advance(i, passes)`` runs fit i on for at most ``passes`` passes to the fixed point
-    (updating ``fits[i]`` and ``lls[i]``); ``regular(i)`` says whether fit i has no
-    collapsed component. A fit more than ``margin`` below the best log-likelihood already
-    run to the end is left where it is. With ``watch``, a fit's ``converged_`` means it is
-    at its fixed point, and after the first the fits go on in stretches and stop by the
-    rules of this module (with ``ENABLED`` False each runs to its fixed point or
-    ``max_iter``: the reference the rules are tested against). Without it (fits that
-    converged at a looser tolerance on many rows), each runs on to its fixed point or
-    ``max_iter``, and the margin counts from wherever it ended.
+
+def watch(
+    fit, loglik: float, advance: Callable, *, max_iter: int, best: float, ref, resolution: float = 0.0
+) -> tuple:
+    """Run one fit on toward its fixed point in stretches of ``CHUNK`` passes, stopped by
+    the rules of this module against the best fixed point reached, ``best`` (its model
+    ``ref``; ``-inf`` and None for the leader itself). With a ``resolution`` (log-likelihood
+    units), also stopped once :func:`settled`, or when it cannot exceed ``best`` by more.
+    Returns the fit and log-likelihood it ended with.
+
+    ``advance(fit, passes)`` runs ``fit`` on for at most ``passes`` passes and returns
+    ``(fit, loglik)``, or None when the run failed (it then keeps what it had reached).
     """
-    best, best_i = -np.inf, None
-    for i in order:
-        gm = fits[i]
-        if gm is None or lls[i] < best - margin:
-            continue
-        reached = gm.converged_ and watch
-        if not reached and gm.n_iter_ < max_iter:
-            if best_i is None or not (watch and ENABLED):
-                advance(i, max_iter - gm.n_iter_)
-            else:
-                _watched(i, fits, lls, advance, max_iter, best, fits[best_i])
-            reached = fits[i].converged_ or not watch
-        if reached and regular(i) and lls[i] > best:
-            best, best_i = lls[i], i
-
-
-def _watched(i, fits, lls, advance, max_iter, best, ref) -> None:
-    models, passes, logliks = [fits[i]], [fits[i].n_iter_], [lls[i]]
-    while fits[i].n_iter_ < max_iter:
-        before = fits[i].n_iter_
-        advance(i, min(CHUNK, max_iter - before))
-        gm = fits[i]
-        if gm.n_iter_ == before:  # the run failed; it keeps what it had reached
-            return
-        models.append(gm)
-        passes.append(gm.n_iter_)
-        logliks.append(lls[i])
-        if gm.converged_:
-            return
-        if out_of_reach(passes, logliks, max_iter, best):
-            return
-        if lls[i] < best and heads_for(models, ref) and no_higher(logliks, best):
-            return
+    models, passes, logliks = [fit], [fit.n_iter_], [loglik]
+    while fit.n_iter_ < max_iter:
+        before = fit.n_iter_
+        out = advance(fit, min(CHUNK, max_iter - before))
+        if out is None or out[0].n_iter_ == before:  # the run failed; it keeps what it had reached
+            return fit, loglik
+        fit, loglik = out
+        models.append(fit)
+        passes.append(fit.n_iter_)
+        logliks.append(loglik)
+        if fit.converged_:
+            break
+        if resolution > 0 and settled(passes, logliks, max_iter, resolution):
+            break
+        if out_of_reach(passes, logliks, max_iter, best + resolution):
+            break
+        if ref is not None and loglik < best and heads_for(models, ref) and no_higher(logliks, best):
+            break
+    return fit, loglik

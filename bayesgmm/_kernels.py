@@ -35,7 +35,10 @@ import functools
 import math
 import os
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import numpy as np
@@ -210,9 +213,16 @@ def log_prob_resp(X: np.ndarray, W: np.ndarray, shift: np.ndarray, covariance_ty
 
 
 # --------------------------------------------------------------------------- threads
+_THREAD_LIMIT: ContextVar[int | None] = ContextVar("bayesgmm_thread_limit", default=None)
+
+
 def default_threads() -> int:
-    """Threads a pass uses by default: ``BAYESGMM_NUM_THREADS`` if set, else the CPUs this
-    process may run on."""
+    """Threads a pass uses by default: the limit of an enclosing :func:`thread_limit` (a
+    task's share of the cores when tasks run side by side), else ``BAYESGMM_NUM_THREADS``
+    if set, else the CPUs this process may run on."""
+    limit = _THREAD_LIMIT.get()
+    if limit is not None:
+        return limit
     env = os.environ.get("BAYESGMM_NUM_THREADS", "").strip()
     if env:
         try:
@@ -223,6 +233,18 @@ def default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # pragma: no cover - not Linux
         return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def thread_limit(threads: int) -> Iterator[None]:
+    """Within the block (this thread or task only), :func:`default_threads` is ``threads``:
+    the share of the cores of one of several tasks running at once, so that their passes'
+    threads and the tasks together do not outnumber the cores."""
+    token = _THREAD_LIMIT.set(max(1, int(threads)))
+    try:
+        yield
+    finally:
+        _THREAD_LIMIT.reset(token)
 
 
 _pools: dict[tuple[int, int], ThreadPoolExecutor] = {}

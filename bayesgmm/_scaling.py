@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from ._validation import is_dask_array
 from .params import GMMParams, frozen_array
 
 __all__ = ["Standardizer"]
@@ -68,7 +69,7 @@ class Standardizer:
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like of shape (n_samples, n_features), or a Dask array
         isotropic : bool, default=False
             One scale for all features (the root mean of their variances), which keeps a
             spherical covariance spherical. Otherwise one scale per feature.
@@ -79,13 +80,23 @@ class Standardizer:
         variances (1 when every feature is constant), so that the map stays invertible and
         still scales with the data.
         """
-        X = np.asarray(X, dtype=np.float64)
-        if X.ndim != 2 or X.shape[0] < 1:
-            raise ValueError(f"X must be a non-empty 2-D array. Got shape {X.shape}.")
-        w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-        center = np.average(X, axis=0, weights=w)
-        center = center + np.average(X - center, axis=0, weights=w)  # second pass: rounding
-        var = np.average((X - center) ** 2, axis=0, weights=w)
+        if is_dask_array(X):  # the same two passes, as reductions over the blocks
+            if X.ndim != 2 or X.shape[0] < 1 or sample_weight is not None:
+                raise ValueError(
+                    f"X must be a non-empty 2-D Dask array, without weights. Got shape {X.shape}."
+                )
+            X = X.astype(np.float64)
+            center = np.asarray(X.mean(axis=0).compute())
+            center = center + np.asarray((X - center).mean(axis=0).compute())
+            var = np.asarray(((X - center) ** 2).mean(axis=0).compute())
+        else:
+            X = np.asarray(X, dtype=np.float64)
+            if X.ndim != 2 or X.shape[0] < 1:
+                raise ValueError(f"X must be a non-empty 2-D array. Got shape {X.shape}.")
+            w = None if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+            center = np.average(X, axis=0, weights=w)
+            center = center + np.average(X - center, axis=0, weights=w)  # second pass: rounding
+            var = np.average((X - center) ** 2, axis=0, weights=w)
         positive = var > 0
         fill = np.sqrt(var[positive].mean()) if positive.any() else 1.0
         if isotropic:
@@ -105,7 +116,9 @@ class Standardizer:
 
     # -- data
     def transform(self, X: Any) -> np.ndarray:
-        """``z = (x - center) / scale``."""
+        """``z = (x - center) / scale`` (lazily, block by block, for a Dask array)."""
+        if is_dask_array(X):
+            return (X.astype(np.float64) - self.center) / self.scale
         return (np.asarray(X, dtype=np.float64) - self.center) / self.scale
 
     def inverse_transform(self, Z: Any) -> np.ndarray:

@@ -24,11 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
+from ._parallel import check_n_jobs
+from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X, is_dask_array
 from .covariance import n_parameters
 from .gaussian_mixture import GaussianMixture
 from .hierarchical import merge_tree
-from .multistart import N_KMEANS, EMFit, best_em, split_params
+from .multistart import N_KMEANS, EMFit, split_params
 
 __all__ = ["CRITERIA", "check_ks", "chosen", "fit_grid", "rank_criteria", "select"]
 
@@ -109,8 +110,33 @@ def _entropy(resp: np.ndarray) -> float:
         return float(-np.sum(np.where(resp > 0, resp * np.log(resp), 0.0)))
 
 
+def _classification_entropy(gm: GaussianMixture, X: Any) -> float:
+    """The entropy of ``gm``'s classification of X (block by block for a Dask array)."""
+    if not is_dask_array(X):
+        return _entropy(gm.predict_proba(X))
+    import dask
+
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    parts = dask.compute(*[dask.delayed(_block_entropy)(gm, b) for b in X.to_delayed().ravel()])
+    return float(np.sum(parts))
+
+
+def _block_entropy(gm: GaussianMixture, Xb: np.ndarray) -> float:
+    return _entropy(gm.predict_proba(np.asarray(Xb, dtype=np.float64)))
+
+
+def _entropy_seed(random_state: Any) -> Any:
+    """``random_state`` as every cell of a grid uses it: None and ints as they are, a
+    Generator as one draw from it (so that no cell's seed depends on the order in which
+    the cells are fitted)."""
+    if isinstance(random_state, np.random.Generator):
+        return int(random_state.integers(2**63 - 1))
+    return random_state
+
+
 def fit_grid(
-    X: np.ndarray,
+    X: Any,
     ks: Sequence[int],
     covariance_types: Sequence[str],
     *,
@@ -119,50 +145,64 @@ def fit_grid(
     n_init: int = N_KMEANS,
     tol: float | None = None,
     max_iter: int = 10000,
+    n_jobs: int | None = None,
+    progress: Any = False,
 ) -> dict[tuple[int, str], EMFit | None]:
     """The EM fit of every (K, covariance type) of the grid, as :func:`select` fits them:
     ``{(k, covariance_type): EMFit}`` (None where K exceeds the number of samples).
 
-    The grid runs in increasing K, and each cell also starts from the fits of the other
-    covariance types at the same K (converted) and from the K - 1 fit of its type with
-    each component split in two; one hierarchical merge tree serves every cell. Arguments
-    are taken as validated (by :func:`select` or
-    :func:`bayesgmm.bayes.compare.compare_models`).
+    Each cell (K, type) also starts from the K - 1 fit of its type with each component
+    split in two, and the K - 1 fit from the K - 2 fit's splits, down to K = 1: every K
+    from 1 to the largest asked for is fitted, whichever K are asked for, so that a cell's
+    fit depends on X, K, its type and the settings only -- not on the rest of the grid.
+    One hierarchical merge tree serves every cell. The cells run as joblib tasks
+    (``n_jobs``, :mod:`bayesgmm._parallel`): a cell as soon as the K - 1 fit of its type is
+    done, its starts side by side. Arguments are taken as validated (by :func:`select` or
+    :func:`bayesgmm.bayes.compare.compare_models`); ``progress`` as :func:`select`'s.
     """
+    from ._parallel import Progress, Runner, run_plans
+    from .multistart import cell_plan, standardised
+
     n = X.shape[0]
-    tree = merge_tree(X) if max(ks) > 1 else None
-    fits: dict[tuple[int, str], EMFit | None] = {}
-    for k in sorted(ks):
-        for ct in covariance_types:
-            extra = [
-                (f"from-{other}", fit.model.params_)
-                for other in covariance_types
-                if (fit := fits.get((k, other))) is not None and fit.model is not None
-            ]
-            prev = fits.get((k - 1, ct))
+    top = min(max(ks), n)
+    seed = _entropy_seed(random_state)
+    tree = merge_tree(X) if top > 1 else None
+    data: dict[bool, Any] = {}  # the standardised data, one per kind of scale
+
+    def start(k: int, ct: str):
+        def plan(done: dict) -> Any:
+            extra: list[tuple[str, Any]] = []
+            prev = done.get((k - 1, ct))
             if prev is not None and prev.model is not None:
                 for dist in SPLIT_DISTANCES:
-                    splits = split_params(prev.model.params_, dist)
                     extra += [
                         (f"split-{j}" + ("" if dist == 0.5 else f"-{dist:g}sd"), p)
-                        for j, p in enumerate(splits)
+                        for j, p in enumerate(split_params(prev.model.params_, dist))
                     ]
-            if k > n:
-                fits[(k, ct)] = None
-                continue
-            fits[(k, ct)] = best_em(
-                X,
-                k,
-                ct,
-                reg_covar=reg_covar,
-                random_state=random_state,
-                n_kmeans=n_init,
-                tol=tol,
-                max_iter=max_iter,
-                extra_starts=extra,
-                tree=tree,
-            )
-    return fits
+            iso = ct == "spherical"
+            if iso not in data:
+                data[iso] = standardised(X, ct)
+            return cell_plan(
+                X, k, ct, reg_covar=reg_covar, random_state=seed, n_kmeans=n_init, tol=tol,
+                max_iter=max_iter, extra_starts=extra, tree=tree, data=data[iso],
+            )  # fmt: skip
+
+        return plan
+
+    cells = [(k, ct) for ct in covariance_types for k in range(1, top + 1)]
+    plans = {(k, ct): ([(k - 1, ct)] if k > 1 else [], start(k, ct)) for k, ct in cells}
+    say = Progress(progress, "select", sum(k for k, _ in cells))
+    finished: list[tuple[int, str]] = []
+
+    def on_done(cell: Any, fit: Any) -> None:
+        finished.append(cell)
+        k, ct = cell
+        detail = "every start failed" if fit.model is None else f"log-likelihood {fit.loglik:.2f}"
+        say(f"K={k} {ct}", k, detail, left=len(cells) - len(finished))
+
+    with Runner(n_jobs) as runner:
+        fits = run_plans(plans, runner, on_done)
+    return {(k, ct): fits[(k, ct)] if k <= n else None for k in ks for ct in covariance_types}
 
 
 def select(
@@ -176,23 +216,38 @@ def select(
     n_init: int = N_KMEANS,
     tol: float | None = None,
     max_iter: int = 10000,
+    n_jobs: int | None = None,
+    progress: Any = None,
 ) -> tuple[GaussianMixture, Any]:
     """Fit EM for every K x covariance type from several starts; return the best model and
     the criteria table.
 
     Each (K, covariance type) is fitted by :func:`bayesgmm.multistart.best_em`: the
     model-based hierarchical start, k-means, k-means++ and random-point starts, screened by
-    short runs, the leaders run to the fixed point; plus, since the grid is fitted in
-    increasing K, the fits of the other covariance types at the same K (converted) and the
-    K - 1 fit of the same type with each component split in two (the halves half and one
-    standard deviation either side of its mean: :data:`SPLIT_DISTANCES`). The fit runs on the data
-    standardised per feature (one common scale for spherical models) and is mapped back
-    exactly: the table and the model are those of ``a X + b`` mapped through the same
-    affine map, for any scale.
+    short runs, the leaders run to the fixed point; plus the K - 1 fit of the same type
+    with each component split in two (the halves half and one standard deviation either
+    side of its mean: :data:`SPLIT_DISTANCES`). The K - 1 fit is made whether or not K - 1
+    is asked for (and so on down to K = 1), so a row depends on X, its K, its type and the
+    settings only: ``select(X, [3])`` and ``select(X, range(1, 6))`` give the same K = 3
+    rows. The fit runs on the data standardised per feature (one common scale for
+    spherical models) and is mapped back exactly: the table and the model are those of
+    ``a X + b`` mapped through the same affine map, for any scale.
+
+    **In parallel.** The cells run as joblib tasks (``n_jobs``; a cell starts as soon as
+    the K - 1 fit of its type is done, and its starts run side by side); every start's seed
+    derives from ``random_state``, K and the type, so the table is the same for any
+    ``n_jobs`` and any joblib backend, e.g. a Dask cluster through
+    ``joblib.parallel_config(backend="dask")``.
+
+    **Data that do not fit in memory.** X may be a Dask array: the starts are screened on
+    a fixed sample of rows (as for any large X), brought into memory, and every pass on all
+    rows is a map-reduce over X's blocks, in this process's Dask scheduler or cluster
+    (nothing of size n_samples is held); the table equals that of the same data in memory
+    up to rounding.
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or a Dask array
     ks : int or sequence of int
         Numbers of components to try, e.g. ``range(1, 6)``.
     covariance_types : str or sequence of str, default=all four
@@ -210,6 +265,14 @@ def select(
         None (default) runs EM to its fixed point, where the criteria are defined.
     max_iter : int, default=10000
         EM passes per start at most.
+    n_jobs : int, optional
+        Cells and starts run at once, as in scikit-learn: None means 1 unless a
+        ``joblib.parallel_config`` context says otherwise, -1 means all cores. A task run
+        beside others gets its share of the cores for its own threads.
+    progress : None, bool or writable text stream, default=None
+        A line as each cell finishes: which, how many remain and about how long they will
+        take. None: to stderr once the call has run 10 s (quick calls stay silent); True:
+        to stderr from the start; a stream: there; False: nowhere.
 
     Returns
     -------
@@ -239,7 +302,7 @@ def select(
     """
     import pandas as pd
 
-    X = check_X(X)
+    X = check_X(X, allow_dask=True)
     ks = check_ks(ks)
     if isinstance(covariance_types, str):
         covariance_types = (covariance_types,)
@@ -257,11 +320,12 @@ def select(
     if tol is not None:
         check_real(tol, "tol")
     check_int(max_iter, "max_iter")
+    check_n_jobs(n_jobs)
     n, d = X.shape
 
     fits = fit_grid(
         X, ks, covariance_types, reg_covar=reg_covar, random_state=random_state, n_init=n_init, tol=tol,
-        max_iter=max_iter,
+        max_iter=max_iter, n_jobs=n_jobs, progress=progress,
     )  # fmt: skip
 
     rows, models = [], []
@@ -286,7 +350,7 @@ def select(
                     loglik=ll,
                     aic=-2.0 * ll + 2.0 * p,
                     bic=bic,
-                    icl=bic + 2.0 * _entropy(gm.predict_proba(X)),
+                    icl=bic + 2.0 * _classification_entropy(gm, X),
                     converged=bool(gm.converged_),
                     n_iter=int(gm.n_iter_),
                     n_starts=fit.n_starts,

@@ -56,6 +56,7 @@ __all__ = [
 
 _SLACK = 1e-8
 CONVERGED_TOL = 1e-13
+STEP_GROWTH = 4.0  # of the adaptive SQUAREM step cap (Varadhan & Roland's mstep)
 
 
 # --------------------------------------------------------------------------- the textbook
@@ -244,7 +245,7 @@ def run_em(
     *,
     tol: float,
     max_iter: int,
-    accelerate: bool = False,
+    accelerate: bool | str = False,
     prev_lower_bound: float = -np.inf,
     on_pass=None,
 ) -> EMResult:
@@ -256,7 +257,12 @@ def run_em(
     (step length alpha <= -1; alpha = -1 is plain EM), and makes one stabilising pass from
     the extrapolated point, which is kept only if its log-likelihood is at least that of
     the second EM point (the monotonicity safeguard); convergence is then tested between
-    the starts of successive cycles.
+    the starts of successive cycles. ``accelerate="adaptive"`` caps the step length as
+    Varadhan & Roland's SQUAREM does: the cap starts at 1 (plain EM), grows
+    ``STEP_GROWTH``-fold each time a capped step is kept and shrinks as much (not below 1)
+    each time one is refused. Where EM creeps along a nearly flat ridge (redundant
+    components on many rows), the unbounded step overshoots and is refused cycle after
+    cycle, leaving plain EM; the capped one is kept and grows.
 
     With ``reg_covar = 0`` the lower bounds never decrease (EM and the safeguard are
     monotone). With ``reg_covar > 0`` the EM map is not the ascent map of the
@@ -283,6 +289,7 @@ def run_em(
         return ll, w2, m2, c2, compute_precision_cholesky(c2, ct)
 
     slack = _SLACK if step.reg_covar > 0 else 0.0
+    cap = 1.0 if accelerate == "adaptive" else np.inf
     prev = prev_lower_bound
     while n_pass < max_iter:
         ll0, w1, m1, c1, pc1 = em(w, m, pc)
@@ -303,25 +310,30 @@ def run_em(
         w, m, cov, pc = w2, m2, c2, pc2  # the plain EM point, unless extrapolation wins
         if not np.isfinite(nv) or nv == 0:
             continue
-        alpha = min(-1.0, -np.linalg.norm(r) / nv)
+        length = np.linalg.norm(r) / nv
+        capped = length >= cap
+        alpha = -max(1.0, min(length, cap))
         thx = th0 - 2 * alpha * r + alpha**2 * v
-        if not np.all(np.isfinite(thx)):
-            continue
-        wx, mx, cx = _unpack(thx, len(w), m.shape[1], ct)
-        try:
-            llx, w3, m3, c3, pc3 = em(wx, mx, compute_precision_cholesky(cx, ct))
-        except (ValueError, np.linalg.LinAlgError):
-            continue
-        # The safeguard: keep the extrapolated point if it does not lower the
-        # log-likelihood or, only when reg_covar > 0, lowers it by a hair (< 1e-8
-        # relative) while moving closer to the fixed point (with reg_covar > 0 the fixed
-        # point of EM is not exactly a maximum, so the last approach may cost a hair of it).
-        if llx >= ll1 or (
-            llx >= ll1 - slack * max(1.0, abs(ll1))
-            and np.linalg.norm(_pack(w3, m3, c3, ct) - thx) < np.linalg.norm(th2 - th1)
-        ):
-            history.append(llx)
-            w, m, cov, pc = w3, m3, c3, pc3
+        kept = False
+        if np.all(np.isfinite(thx)):
+            wx, mx, cx = _unpack(thx, len(w), m.shape[1], ct)
+            try:
+                llx, w3, m3, c3, pc3 = em(wx, mx, compute_precision_cholesky(cx, ct))
+            except (ValueError, np.linalg.LinAlgError):
+                llx = -np.inf
+            # The safeguard: keep the extrapolated point if it does not lower the
+            # log-likelihood or, only when reg_covar > 0, lowers it by a hair (< 1e-8
+            # relative) while moving closer to the fixed point (with reg_covar > 0 the fixed
+            # point of EM is not exactly a maximum, so the last approach may cost a hair of it).
+            kept = llx >= ll1 or (
+                llx >= ll1 - slack * max(1.0, abs(ll1))
+                and np.linalg.norm(_pack(w3, m3, c3, ct) - thx) < np.linalg.norm(th2 - th1)
+            )
+            if kept:
+                history.append(llx)
+                w, m, cov, pc = w3, m3, c3, pc3
+        if capped:
+            cap = cap * STEP_GROWTH if kept else max(1.0, cap / STEP_GROWTH)
     return EMResult(w, m, cov, pc, history[-1] if history else -np.inf, history, n_pass, False)
 
 
@@ -381,6 +393,7 @@ def converged_em(
     tol: float = CONVERGED_TOL,
     standardize: bool = False,
     engine: str = "auto",
+    accelerate: bool | str = True,
 ):
     """EM run to its fixed point: the reference fit of every bayesgmm-native entry point.
 
@@ -398,7 +411,8 @@ def converged_em(
     feature's variance, the k-means and random starts are drawn on the standardised data,
     and the fit of ``a X + b`` is the fit of X mapped through the same affine map, at any
     scale. ``means_init`` and ``precisions_init`` are given in X's units either way.
-    ``engine`` is :class:`~bayesgmm.gaussian_mixture.GaussianMixture`'s.
+    ``engine`` and ``accelerate`` (SQUAREM, or its "adaptive" form) are
+    :class:`~bayesgmm.gaussian_mixture.GaussianMixture`'s.
     The default keeps scikit-learn's absolute ``reg_covar`` (the fixed point that
     scikit-learn's ``GaussianMixture`` creeps toward).
     """
@@ -428,6 +442,7 @@ def converged_em(
             max_iter=max_iter,
             tol=tol,
             engine=engine,
+            accelerate=accelerate,
         )
         return std.model_back(gm)
     gm = GaussianMixture(
@@ -442,7 +457,7 @@ def converged_em(
         means_init=means_init,
         precisions_init=precisions_init,
         random_state=random_state,
-        accelerate=True,
+        accelerate=accelerate,
         engine=engine,
     )
     return gm.fit(X, sample_weight=sample_weight)

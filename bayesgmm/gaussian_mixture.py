@@ -101,10 +101,12 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         1 or 2: scikit-learn's progress lines, on standard output.
     verbose_interval : int, default=10
         Passes between two progress lines.
-    accelerate : bool, default=False
+    accelerate : bool or "adaptive", default=False
         SQUAREM acceleration with a monotonicity safeguard: the same fixed point in far
         fewer passes (each pass then counts in ``n_iter_``). ``False`` is plain EM, pass for
-        pass scikit-learn's.
+        pass scikit-learn's. "adaptive": SQUAREM with Varadhan & Roland's adaptive cap on
+        the step length (:func:`bayesgmm.em.run_em`), for EM that creeps (redundant
+        components on many rows), where the uncapped step is refused cycle after cycle.
     engine : {"auto", "numba", "numpy", "textbook"}, default="auto"
         "auto": the compiled fused pass (numba) from 50 000 rows when numba is installed,
         the chunked numpy pass otherwise; "textbook" runs :func:`bayesgmm.em.e_step` and
@@ -139,7 +141,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "accelerate": ["boolean"],
+        "accelerate": ["boolean", StrOptions({"adaptive"})],
         "engine": [StrOptions({"auto", "numba", "numpy", "textbook"})],
     }
 
@@ -161,7 +163,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         warm_start: bool = False,
         verbose: int = 0,
         verbose_interval: int = 10,
-        accelerate: bool = False,
+        accelerate: bool | str = False,
         engine: str = "auto",
     ) -> None:
         self.n_components = n_components

@@ -32,7 +32,7 @@ import numpy as np
 from scipy.spatial.distance import pdist, squareform
 
 from ._scaling import Standardizer
-from ._validation import check_int, check_real, check_X
+from ._validation import check_int, check_real, check_X, is_dask_array
 from .covariance import compute_precision_cholesky
 from .em import e_step, m_step
 
@@ -102,15 +102,30 @@ class MergeTree:
         sub = self.subset_labels(n_components)
         if len(self.subset) == X.shape[0]:
             return sub
-        std = Standardizer.fit(X)
-        Z = std.transform(X)
-        resp = np.zeros((len(self.subset), n_components))
-        resp[np.arange(len(sub)), sub] = 1.0
-        w, m, cov = m_step(Z[self.subset], resp, "full", self.reg_covar)
-        _, log_resp = e_step(Z, w, m, compute_precision_cholesky(cov, "full"), "full")
-        labels = np.argmax(log_resp, axis=1)
+        std, model = self.assignment(X, n_components)
+        labels = self.assign(std.transform(X), model)
         labels[self.subset] = sub
         return labels
+
+    def assignment(self, X: Any, n_components: int) -> tuple[Standardizer, tuple]:
+        """What :meth:`labels` assigns the rows outside the subset with: X's per-feature
+        standardisation and ``(weights, means, prec_chol)`` of one M-step (full
+        covariances) on the subset's clusters (X may be a Dask array)."""
+        sub = self.subset_labels(n_components)
+        std = Standardizer.fit(X)
+        resp = np.zeros((len(self.subset), n_components))
+        resp[np.arange(len(sub)), sub] = 1.0
+        rows = X[self.subset]
+        rows = np.asarray(rows.compute() if is_dask_array(rows) else rows, dtype=np.float64)
+        w, m, cov = m_step(std.transform(rows), resp, "full", self.reg_covar)
+        return std, (w, m, compute_precision_cholesky(cov, "full"))
+
+    @staticmethod
+    def assign(Z: np.ndarray, model: tuple) -> np.ndarray:
+        """The cluster of highest density under ``model`` (:meth:`assignment`) for rows Z."""
+        w, m, pc = model
+        _, log_resp = e_step(Z, w, m, pc, "full")
+        return np.argmax(log_resp, axis=1)
 
 
 def _subset(n: int, max_samples: int) -> np.ndarray:
@@ -127,19 +142,20 @@ def merge_tree(
 
     Parameters
     ----------
-    X : array-like of shape (n_samples, n_features)
+    X : array-like of shape (n_samples, n_features), or a Dask array
     max_samples : int, default=2000
         Rows the tree is grown on; time grows about as its square, memory as its square.
     alpha, beta : float
         The ridge of the criterion, relative to the mean feature variance (``alpha``) and
         to each cluster's own mean variance (``beta``).
     """
-    X = check_X(X)
+    X = check_X(X, allow_dask=True)
     max_samples = check_int(max_samples, "max_samples", minimum=2)
     alpha = check_real(alpha, "alpha", strict=True)
     beta = check_real(beta, "beta")
     subset = _subset(X.shape[0], max_samples)
-    Z = Standardizer.fit(X).transform(X[subset])
+    rows = X[subset]
+    Z = Standardizer.fit(X).transform(np.asarray(rows.compute() if is_dask_array(rows) else rows))
     m, d = Z.shape
     ridge = alpha * float(np.mean(Z.var(axis=0))) if m > 1 else alpha
     ridge = ridge if ridge > 0 else alpha

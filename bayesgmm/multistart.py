@@ -34,18 +34,29 @@ from typing import Any
 
 import numpy as np
 
-from . import exceptions
-from ._creep import run_best_first
-from ._kernels import numba_available
+from . import _creep, exceptions
+from ._kernels import features, numba_available
+from ._parallel import Job, check_n_jobs, run_plan
 from ._scaling import Standardizer
-from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X
+from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X, is_dask_array
 from .covariance import compute_precision_cholesky, precisions_from_cholesky
-from .em import converged_em, m_step
+from .em import converged_em, m_step, m_step_from_stats
 from .gaussian_mixture import GaussianMixture
 from .hierarchical import MergeTree, merge_tree
 from .params import GMMParams
 
-__all__ = ["EMFit", "best_em", "convert_params", "is_degenerate", "split_params", "start_seed"]
+__all__ = [
+    "EMFit",
+    "best_em",
+    "cell_plan",
+    "convert_params",
+    "is_degenerate",
+    "run_start",
+    "split_params",
+    "standardised",
+    "start_seed",
+    "watch_start",
+]
 
 N_KMEANS = 2
 N_KPP = 8
@@ -62,6 +73,8 @@ RTOL_BEST = 1e-7
 ATOL_BEST = 1e-6
 NUMBA_MIN_ROWS = 5000
 LOOSE_TOL = 1e-8
+ADAPTIVE = "adaptive"  # the SQUAREM of the runs after the screen, for large n (bayesgmm.em.run_em)
+RESOLUTION = 1e-3  # log-likelihood a run on many rows may leave ungained (criteria to 0.002)
 
 
 @dataclass(frozen=True)
@@ -136,10 +149,11 @@ def _quiet():
         yield
 
 
-def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
+def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None, accelerate=True):
     """EM on Z from ``init`` = (weights, means, covariances) or, without it, from
     scikit-learn-style ``init_params`` given as a string. From ``NUMBA_MIN_ROWS`` rows the
-    compiled pass runs (when numba is installed), below them the numpy pass."""
+    compiled pass runs (when numba is installed), below them the numpy pass.
+    ``accelerate``: SQUAREM (True) or its "adaptive" form."""
     engine = "auto" if Z.shape[0] >= NUMBA_MIN_ROWS and numba_available() else "numpy"
     engine = "numba" if engine == "auto" else engine
     kw: dict[str, Any] = {"init_params": "kmeans"}
@@ -151,8 +165,9 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         kw = {"weights_init": w, "means_init": m, "precisions_init": precisions_from_cholesky(pc, ct)}
     if tol is None:
         return converged_em(
-            Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, engine=engine, **kw
-        )
+            Z, k, ct, reg_covar=reg_covar, random_state=seed, max_iter=max_iter, engine=engine,
+            accelerate=accelerate, **kw,
+        )  # fmt: skip
     # a screening fit by name (same shape as compare_models building its sampler)
     gm = GaussianMixture(
         k,
@@ -161,7 +176,7 @@ def _fit(Z, k, ct, reg_covar, max_iter, tol, seed, init=None):
         max_iter=max_iter,
         reg_covar=reg_covar,
         random_state=seed,
-        accelerate=True,
+        accelerate=accelerate,
         engine=engine,
         **kw,
     )
@@ -204,10 +219,58 @@ def _subset(n: int, size: int) -> np.ndarray | None:
     return np.sort(np.random.default_rng(DEFAULT_SEED).choice(n, size=size, replace=False))
 
 
+def _rows(Z: Any, idx: np.ndarray) -> np.ndarray:
+    """Rows ``idx`` (sorted) of Z, in memory."""
+    if is_dask_array(Z):
+        return np.asarray(Z[idx].compute(), dtype=np.float64)
+    return Z[idx]
+
+
 def _labels_start(Z, labels, k, ct, reg_covar):
     resp = np.zeros((Z.shape[0], k))
     resp[np.arange(Z.shape[0]), labels] = 1.0
     return m_step(Z, resp, ct, reg_covar)
+
+
+def _start_from_labels(X, std, Z, k, ct, reg_covar, tree):
+    """The one-component start (k = 1) or the hierarchical start: one M-step on hard labels
+    (the tree's, :meth:`~bayesgmm.hierarchical.MergeTree.labels`). For a Dask array the
+    labels and the M-step's sums are made block by block, nothing of size n held."""
+    if not is_dask_array(X):
+        labels = np.zeros(X.shape[0], dtype=int) if k == 1 else tree.labels(X, k)
+        return _labels_start(Z, labels, k, ct, reg_covar)
+    import dask
+
+    if X.numblocks[1] != 1:
+        X = X.rechunk({1: -1})
+    assign = None if k == 1 else (*tree.assignment(X, k), tree.subset, tree.subset_labels(k))
+    blocks = X.to_delayed().ravel()
+    offsets = np.concatenate([[0], np.cumsum(X.chunks[0])[:-1]])
+    parts = dask.compute(
+        *[
+            dask.delayed(_label_block_sums)(b, int(lo), k, ct, std, assign)
+            for b, lo in zip(blocks, offsets, strict=True)
+        ]
+    )
+    S = np.sum(parts, axis=0)
+    return m_step_from_stats(S, X.shape[1], ct, np.zeros(X.shape[1]), reg_covar)
+
+
+def _label_block_sums(Xb, lo, k, ct, std, assign):
+    """Feature sums (as :func:`bayesgmm._kernels.features`, unshifted) of one block of rows
+    ``lo..`` of X, standardised by ``std``, under one-hot labels: all 0 (``assign`` None), or
+    the tree's assignment with the rows of its subset keeping their own cluster."""
+    Xb = np.asarray(Xb, dtype=np.float64)
+    labels = np.zeros(Xb.shape[0], dtype=int)
+    if assign is not None:
+        tree_std, model, subset, sub_labels = assign
+        labels = MergeTree.assign(tree_std.transform(Xb), model)
+        a, b = np.searchsorted(subset, [lo, lo + Xb.shape[0]])
+        labels[subset[a:b] - lo] = sub_labels[a:b]
+    Zb = std.transform(Xb)
+    R = np.zeros((Xb.shape[0], k))
+    R[np.arange(Xb.shape[0]), labels] = 1.0
+    return features(Zb, np.zeros(Zb.shape[1]), ct).T @ R
 
 
 def convert_params(params: GMMParams, covariance_type: str) -> GMMParams:
@@ -262,6 +325,7 @@ def best_em(
     tol: float | None = None,
     extra_starts: Sequence[tuple[str, GMMParams]] = (),
     tree: MergeTree | None = None,
+    n_jobs: int | None = None,
 ) -> EMFit:
     """EM from several deterministic starts on standardised X; the best fit, mapped back.
 
@@ -309,6 +373,10 @@ def best_em(
     tree : MergeTree, optional
         The hierarchical merge tree of X (:func:`bayesgmm.hierarchical.merge_tree`), to
         share one tree between several calls; grown here when not given.
+    n_jobs : int, optional
+        Starts run side by side, as joblib tasks (scikit-learn's convention: None means 1
+        unless a ``joblib.parallel_config`` context says otherwise, -1 all cores). Every
+        start has its own seed, so the fit does not depend on ``n_jobs``.
 
     Returns
     -------
@@ -316,9 +384,31 @@ def best_em(
         ``.model`` is a fitted :class:`~bayesgmm.gaussian_mixture.GaussianMixture` in X's units
         (``None`` when every start failed, with the reason in ``.error``).
     """
-    X = check_X(X)
-    k = check_int(n_components, "n_components")
-    ct = check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
+    X = check_X(X, allow_dask=True)
+    _check_search(
+        n_components, covariance_type, reg_covar, n_kmeans, n_kpp, n_random, screen_passes, screen_samples,
+        n_finalists, max_iter, tol,
+    )  # fmt: skip
+    k = int(n_components)
+    if k > X.shape[0]:
+        raise ValueError(
+            f"The 'n_components' parameter must be at most the number of samples ({X.shape[0]}). Got {k} instead."
+        )
+    plan = cell_plan(
+        X, k, covariance_type, reg_covar=reg_covar, random_state=random_state, n_kmeans=n_kmeans, n_kpp=n_kpp,
+        n_random=n_random, screen_passes=screen_passes, screen_samples=screen_samples,
+        n_finalists=n_finalists, max_iter=max_iter, tol=tol, extra_starts=extra_starts, tree=tree,
+    )  # fmt: skip
+    return run_plan(plan, check_n_jobs(n_jobs))
+
+
+def _check_search(
+    n_components, covariance_type, reg_covar, n_kmeans, n_kpp, n_random, screen_passes, screen_samples,
+    n_finalists, max_iter, tol,
+) -> None:  # fmt: skip
+    """The arguments of :func:`best_em` (and of the grid that calls :func:`cell_plan`)."""
+    check_int(n_components, "n_components")
+    check_option(covariance_type, "covariance_type", COVARIANCE_TYPES)
     check_real(reg_covar, "reg_covar")
     for value, name in ((n_kmeans, "n_kmeans"), (n_kpp, "n_kpp"), (n_random, "n_random")):
         check_int(value, name, minimum=0)
@@ -328,22 +418,92 @@ def best_em(
     check_int(max_iter, "max_iter")
     if tol is not None:
         check_real(tol, "tol")
+
+
+# --------------------------------------------------------------------------- the jobs
+def _params(gm: GaussianMixture) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return gm.weights_, gm.means_, gm.covariances_
+
+
+def _total_loglik(gm: GaussianMixture, Z: Any) -> float:
+    if is_dask_array(Z):
+        return float(gm._total_loglik(Z)[0])
+    return float(np.sum(gm.score_samples(Z)))
+
+
+def run_start(Z, k, ct, reg_covar, passes, tol, seed, init, n_iter_before=0, accelerate=True):
+    """One EM run of one start, a job: ``(fit, its total log-likelihood on Z, "")``, or
+    ``(None, nan, message)`` when it failed (a collapsed component). ``n_iter_before`` is
+    added to the fit's ``n_iter_`` (a run continued from an earlier one); ``accelerate``
+    is SQUAREM (True) or its "adaptive" form."""
+    with _quiet():
+        try:
+            gm = _fit(Z, k, ct, reg_covar, passes, tol, seed, init, accelerate)
+            ll = _total_loglik(gm, Z)
+        except ValueError as exc:
+            return None, np.nan, str(exc)
+    gm.n_iter_ += n_iter_before
+    return gm, (ll if np.isfinite(ll) else np.nan), ""
+
+
+def watch_start(
+    Z, k, ct, reg_covar, tol, seed, fit, loglik, max_iter, best, ref, resolution=0.0, accelerate=True
+):
+    """A job: ``fit`` run on toward its fixed point, stopped by :mod:`bayesgmm._creep`'s
+    rules against the best fixed point ``best`` (model ``ref``) and, with a
+    ``resolution``, once it cannot change the answer by more; ``(fit, loglik, "")``."""
+
+    def advance(f, passes):
+        gm, ll, _ = run_start(Z, k, ct, reg_covar, passes, tol, seed, _params(f), f.n_iter_, accelerate)
+        return None if gm is None else (gm, ll)
+
+    fit, loglik = _creep.watch(
+        fit, loglik, advance, max_iter=max_iter, best=best, ref=ref, resolution=resolution
+    )
+    return fit, loglik, ""
+
+
+# --------------------------------------------------------------------------- one cell, as a plan
+def standardised(X: Any, covariance_type: str) -> tuple[Standardizer, Any]:
+    """The map of X to the data the fits run on, and those data (lazy for a Dask array)."""
+    std = Standardizer.fit(X, isotropic=covariance_type == "spherical")
+    return std, std.transform(X)
+
+
+def cell_plan(
+    X: Any,
+    k: int,
+    ct: str,
+    *,
+    reg_covar: float,
+    random_state: Any,
+    n_kmeans: int = N_KMEANS,
+    n_kpp: int = N_KPP,
+    n_random: int = N_RANDOM,
+    screen_passes: int = SCREEN_PASSES,
+    screen_samples: int = SCREEN_SAMPLES,
+    n_finalists: int = N_FINALISTS,
+    max_iter: int = 10000,
+    tol: float | None = None,
+    extra_starts: Sequence[tuple[str, GMMParams]] = (),
+    tree: MergeTree | None = None,
+    data: tuple[Standardizer, Any] | None = None,
+):
+    """:func:`best_em` of one (K, covariance type) as a plan (:mod:`bayesgmm._parallel`):
+    a generator that yields lists of independent EM runs and returns the :class:`EMFit`.
+    Arguments as validated by :func:`best_em`; ``data`` is :func:`standardised` of X when
+    the caller already has it."""
     n = X.shape[0]
-    if k > n:
-        raise ValueError(
-            f"The 'n_components' parameter must be at most the number of samples ({n}). Got {k} instead."
-        )
     seeds = [int(v) for v in start_seed(random_state, k, ct).generate_state(n_kmeans + n_kpp + n_random + 1)]
-    std = Standardizer.fit(X, isotropic=ct == "spherical")
-    Z = std.transform(X)
+    std, Z = standardised(X, ct) if data is None else data
 
     starts: list[tuple[str, Any]] = []
     if k == 1:  # one optimum, in closed form
-        starts.append(("one-component", _labels_start(Z, np.zeros(n, dtype=int), 1, ct, reg_covar)))
+        starts.append(("one-component", _start_from_labels(X, std, Z, 1, ct, reg_covar, None)))
     else:
         if tree is None:
             tree = merge_tree(X)
-        starts.append(("hierarchical", _labels_start(Z, tree.labels(X, k), k, ct, reg_covar)))
+        starts.append(("hierarchical", _start_from_labels(X, std, Z, k, ct, reg_covar, tree)))
         starts += [(f"kmeans-{i}", "kmeans") for i in range(n_kmeans)]
         starts += [(f"k-means++-{i}", "k-means++") for i in range(n_kpp)]
         starts += [(f"random-{i}", "random_from_data") for i in range(n_random)]
@@ -356,80 +516,146 @@ def best_em(
     lls = np.full(len(starts), np.nan)
     error = ""
     sub = _subset(n, screen_samples)
-    Zs = Z if sub is None else Z[sub]
+    Zs = Z if sub is None else _rows(Z, sub)
 
-    def run(i, data, init, passes, add_passes, run_tol=tol):
-        nonlocal error
+    def job(i, data, passes, init=None, add=False, run_tol=tol, accelerate=True):
         prev = fits[i]
-        if init is None:
-            init = (prev.weights_, prev.means_, prev.covariances_)
-        try:
-            gm = _fit(data, k, ct, reg_covar, passes, run_tol, seeds[min(i, len(seeds) - 1)], init)
-            ll = float(np.sum(gm.score_samples(data)))
-        except ValueError as exc:  # a collapsed component: keep what the start had reached
-            error = error or f"{names[i]}: {exc}"
+        init = _params(prev) if init is None else init
+        before = prev.n_iter_ if add else 0
+        args = (data, k, ct, reg_covar, passes, run_tol, seed(i), init, before, accelerate)
+        return Job(run_start, args, is_dask_array(data))
+
+    def seed(i):  # the extra starts share the last seed (their parameters are given)
+        return seeds[min(i, len(seeds) - 1)]
+
+    def take(i, out):
+        nonlocal error
+        gm, ll, message = out
+        if gm is None:  # a collapsed component: keep what the start had reached
+            error = error or f"{names[i]}: {message}"
             return
-        if add_passes:
-            gm.n_iter_ += prev.n_iter_
-        fits[i], lls[i] = gm, ll if np.isfinite(ll) else np.nan
+        fits[i], lls[i] = gm, ll
 
-    def finish(order, margin=np.inf, watch=True):  # best first (bayesgmm._creep)
-        usable = lambda i: not is_degenerate(fits[i].covariances_, ct, reg_covar)  # noqa: E731
-        advance = lambda i, passes: run(i, Z, None, passes, True)  # noqa: E731
-        run_best_first(order, fits, lls, advance, usable, max_iter=max_iter, margin=margin, watch=watch)
+    def usable(i):
+        return not is_degenerate(fits[i].covariances_, ct, reg_covar)
 
-    with _quiet():
-        # every start to the screen (on a subset of rows for large n)
-        for i, (_, init) in enumerate(starts):
-            run(i, Zs, init, min(screen_passes, max_iter), False)
-        if np.all(np.isnan(lls)):
-            return EMFit(None, np.nan, tuple(names), tuple(lls), error)
-        # finalists: the best n_finalists and those within SCREEN_MARGIN of the best,
-        # among the fits without a collapsed component when there are any
+    def watched(i, data, best, ref, resolution=0.0, accelerate=True):
+        args = (
+            data,
+            k,
+            ct,
+            reg_covar,
+            tol,
+            seed(i),
+            fits[i],
+            lls[i],
+            max_iter,
+            best,
+            ref,
+            resolution,
+            accelerate,
+        )
+        return Job(watch_start, args, is_dask_array(data))
+
+    def finish(order, data, margin=np.inf, settle=False):
+        """Best first: the leader to its fixed point (the next, if it fails or collapses),
+        then every other run against it, side by side, stopped by the rules of
+        :mod:`bayesgmm._creep` (a fit's ``converged_`` means it is at its fixed point). With
+        ``settle`` (fits that converged at a looser tolerance on many rows), every run --
+        the leader too -- goes on from there with the adaptive SQUAREM and stops once it
+        cannot change the answer by more than ``RESOLUTION``. A fit more than ``margin``
+        below the leader is left where it is."""
+        resolution, accelerate = (RESOLUTION, ADAPTIVE) if settle else (0.0, True)
+        best, ref, rest = -np.inf, None, list(order)
+        while rest and ref is None:
+            i = rest.pop(0)
+            if fits[i] is None:
+                continue
+            reached = fits[i].converged_ and not settle
+            if not reached and fits[i].n_iter_ < max_iter:
+                if settle:
+                    (out,) = yield [watched(i, data, -np.inf, None, resolution, accelerate)]
+                else:
+                    (out,) = yield [job(i, data, max_iter - fits[i].n_iter_, add=True)]
+                take(i, out)
+                reached = fits[i].converged_ or settle
+            if reached and usable(i):
+                best, ref = lls[i], i
+        todo = [
+            i
+            for i in rest
+            if fits[i] is not None
+            and lls[i] >= best - margin
+            and not (fits[i].converged_ and not settle)
+            and fits[i].n_iter_ < max_iter
+        ]
+        if _creep.ENABLED:
+            jobs = [watched(i, data, best, fits[ref], resolution, accelerate) for i in todo]
+        else:
+            jobs = [job(i, data, max_iter - fits[i].n_iter_, add=True) for i in todo]
+        outs = yield jobs
+        for i, out in zip(todo, outs, strict=True):
+            take(i, out)
+
+    # every start to the screen (on a subset of rows for large n)
+    outs = yield [job(i, Zs, min(screen_passes, max_iter), init) for i, (_, init) in enumerate(starts)]
+    for i, out in enumerate(outs):
+        take(i, out)
+    if np.all(np.isnan(lls)):
+        return EMFit(None, np.nan, tuple(names), tuple(lls), error)
+    # finalists: the best n_finalists and those within SCREEN_MARGIN of the best,
+    # among the fits without a collapsed component when there are any
+    regular = np.array(
+        [fit is not None and not is_degenerate(fit.covariances_, ct, reg_covar) for fit in fits]
+    )
+    score = np.where(regular | ~regular.any(), np.nan_to_num(lls, nan=-np.inf), -np.inf)
+    order = [int(i) for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
+    finalists = set(order[:n_finalists])
+    finalists |= {i for i in order if score[i] >= score.max() - SCREEN_MARGIN}
+    if names[0] == "hierarchical" and np.isfinite(lls[0]):
+        finalists.add(0)
+    splits = [i for i in order if names[i].startswith("split") and np.isfinite(lls[i])]
+    finalists.update(splits[:1])  # the K - 1 fit's best split keeps K from falling below K - 1
+    if sub is not None:
+        # large n: the finalists to the fixed point on the subset (extrapolated), then
+        # the best N_FULL of them (and the hierarchical start) on all rows
+        todo = [i for i in sorted(finalists) if not fits[i].converged_]
+        outs = yield [job(i, Zs, max_iter, accelerate=ADAPTIVE) for i in todo]
+        for i, out in zip(todo, outs, strict=True):
+            take(i, out)
         regular = np.array(
             [fit is not None and not is_degenerate(fit.covariances_, ct, reg_covar) for fit in fits]
         )
-        score = np.where(regular | ~regular.any(), np.nan_to_num(lls, nan=-np.inf), -np.inf)
-        order = [int(i) for i in np.argsort(-score, kind="stable") if np.isfinite(score[i])]
-        finalists = set(order[:n_finalists])
-        finalists |= {i for i in order if score[i] >= score.max() - SCREEN_MARGIN}
-        if names[0] == "hierarchical" and np.isfinite(lls[0]):
-            finalists.add(0)
-        splits = [i for i in order if names[i].startswith("split") and np.isfinite(lls[i])]
-        finalists.update(splits[:1])  # the K - 1 fit's best split keeps K from falling below K - 1
-        if sub is not None:
-            # large n: the finalists to the fixed point on the subset, then the best
-            # N_FULL of them (and the hierarchical start) on all rows
-            for i in sorted(finalists):
-                if not fits[i].converged_:
-                    run(i, Zs, None, max_iter, False)
-            regular = np.array(
-                [fit is not None and not is_degenerate(fit.covariances_, ct, reg_covar) for fit in fits]
-            )
-            pool = [i for i in sorted(finalists) if regular[i]] or sorted(finalists)
-            ranked = sorted(pool, key=lambda i: (-lls[i], i))
-            keep = set(ranked[:N_FULL]) | ({0} & finalists if names[0] == "hierarchical" else set())
+        pool = [i for i in sorted(finalists) if regular[i]] or sorted(finalists)
+        ranked = sorted(pool, key=lambda i: (-lls[i], i))
+        keep = set(ranked[:N_FULL]) | ({0} & finalists if names[0] == "hierarchical" else set())
+        with _quiet():
             for i, gm in enumerate(fits):  # every start's parameters, scored on all rows
                 if gm is not None:
-                    lls[i] = float(np.sum(gm.score_samples(Z)))
-            loose = tol is None or tol < LOOSE_TOL
-            for i in sorted(keep):  # on all rows, first to LOOSE_TOL
-                run(i, Z, None, max_iter, False, LOOSE_TOL if loose else tol)
-            if loose:
-                # then to the fixed point, best first; a run that stopped more than
-                # SCREEN_MARGIN below the best fixed point found stops there (not watched
-                # by bayesgmm._creep's rules: on many rows watching was measured slower)
-                finish(sorted(keep, key=lambda i: (-lls[i], i)), SCREEN_MARGIN, watch=False)
-            finalists = keep
-        else:
-            # the finalists for a stretch, then the leaders to the fixed point
-            for i in sorted(finalists):
-                if not fits[i].converged_ and fits[i].n_iter_ < max_iter:
-                    run(i, Z, None, min(FINAL_PASSES, max_iter - fits[i].n_iter_), True)
-            lead = np.nanmax(lls[sorted(finalists)])
-            finish(
-                sorted((i for i in finalists if lls[i] >= lead - SCREEN_MARGIN), key=lambda i: (-lls[i], i))
-            )
+                    lls[i] = _total_loglik(gm, Z)
+        loose = tol is None or tol < LOOSE_TOL
+        todo = sorted(keep)
+        outs = yield [
+            job(i, Z, max_iter, run_tol=LOOSE_TOL if loose else tol, accelerate=ADAPTIVE) for i in todo
+        ]  # first to LOOSE_TOL
+        for i, out in zip(todo, outs, strict=True):
+            take(i, out)
+        if loose:
+            # then to the fixed point, best first; a run that stopped more than
+            # SCREEN_MARGIN below the leader's fixed point stops there (not watched by
+            # bayesgmm._creep's rules: on many rows watching was measured slower)
+            yield from finish(sorted(keep, key=lambda i: (-lls[i], i)), Z, SCREEN_MARGIN, settle=True)
+        finalists = keep
+    else:
+        # the finalists for a stretch, then the leaders to the fixed point
+        todo = [i for i in sorted(finalists) if not fits[i].converged_ and fits[i].n_iter_ < max_iter]
+        outs = yield [job(i, Z, min(FINAL_PASSES, max_iter - fits[i].n_iter_), add=True) for i in todo]
+        for i, out in zip(todo, outs, strict=True):
+            take(i, out)
+        lead = np.nanmax(lls[sorted(finalists)])
+        yield from finish(
+            sorted((i for i in finalists if lls[i] >= lead - SCREEN_MARGIN), key=lambda i: (-lls[i], i)), Z
+        )
     final = sorted(finalists)
     regular_final = [i for i in final if not is_degenerate(fits[i].covariances_, ct, reg_covar)]
     pool = regular_final or final

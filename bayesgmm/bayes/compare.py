@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from .._parallel import check_n_jobs, run_tasks
 from .._validation import check_int, check_option
 from ..criteria import chosen
 from ..multistart import N_KMEANS
@@ -268,6 +269,24 @@ def _em_model(fit: Any, k: int, covariance_type: str, n: int) -> Any:
     return fit.model
 
 
+def _posterior_row(X: np.ndarray, em: Any, seed: int, options: dict, evidence: bool) -> tuple:
+    """One K of :func:`compare_models`, a task: the posterior started from ``em``, its
+    :class:`ModelResult` (with the log evidence unless ``evidence=False``), the fitted
+    model, and the seconds it took."""
+    from .evidence import log_evidence
+    from .sampling import BayesianGaussianMixture
+
+    t0 = time.perf_counter()
+    bayes = BayesianGaussianMixture(
+        em.n_components, covariance_type=em.covariance_type, random_state=seed, **options
+    ).fit(X, em=em)
+    ev = {}
+    if evidence:
+        e = log_evidence(bayes, X, random_state=seed)
+        ev = {"evidence": e.deviance, "evidence_se": e.deviance_se, "evidence_warning": e.warning}
+    return model_result(X, em, bayes, extra=ev), bayes, time.perf_counter() - t0
+
+
 def compare_models(
     X: Any,
     ks: Any,
@@ -287,6 +306,7 @@ def compare_models(
     evidence: bool = True,
     k_max: int | None = None,
     sparse_alpha: float | None = None,
+    n_jobs: int | None = None,
 ):
     r"""Fit EM and the Bayesian mixture for every K; tabulate AIC, BIC, ICL, WAIC, LOO and
     the log evidence.
@@ -356,6 +376,14 @@ def compare_models(
         ``return_models`` its draws are under the key ``("occupied", k_max)``.
     sparse_alpha : float, optional
         Its Dirichlet concentration; default :data:`~bayesgmm.bayes.occupancy.SPARSE_ALPHA`.
+    n_jobs : int, optional
+        As in scikit-learn (None means 1 unless a ``joblib.parallel_config`` context says
+        otherwise, -1 all cores): the EM grid runs as :func:`bayesgmm.criteria.select`'s,
+        then the posteriors of the K run as joblib tasks, and the sparse fit's chains (with
+        ``k_max``) after them. Every K's seed is drawn from ``random_state`` before any
+        task starts, so the table does not depend on ``n_jobs`` or the backend. A task run
+        beside others gets its share of the cores for its sampler's threads; warnings a
+        task raises in a worker process are raised again here.
 
     Returns
     -------
@@ -372,9 +400,7 @@ def compare_models(
     from .._validation import COVARIANCE_TYPES, check_random_state, check_X
     from ..criteria import check_ks, fit_grid
     from ._gibbs_sampler import GIBBS_THIN
-    from .evidence import log_evidence
     from .model import BAYES_COVARIANCE_TYPES
-    from .sampling import BayesianGaussianMixture
 
     X = check_X(X)
     ks = check_ks(ks)
@@ -393,43 +419,47 @@ def compare_models(
     check_int(n_init, "n_init", minimum=0)
     if k_max is not None:
         check_int(k_max, "k_max")
+    check_n_jobs(n_jobs)
     say = Progress(progress)
     rng = check_random_state(random_state)
     seeds = [int(s) for s in rng.integers(2**31 - 1, size=len(ks))]
     em_seed = random_state if random_state is None or isinstance(random_state, (int, np.integer)) else rng
-    ems = fit_grid(X, ks, [covariance_type, *extra], n_init=n_init, random_state=em_seed)
+    ems = fit_grid(X, ks, [covariance_type, *extra], n_init=n_init, random_state=em_seed, n_jobs=n_jobs)
 
     what = f"Gibbs sampler, {GIBBS_THIN} sweeps a draw" if sampler == "gibbs" else f"NUTS ({sampler})"
     say(
         f"compare_models: K in {ks}, n={X.shape[0]}, {what}, {chains} chain(s) x ({tune} tune + {draws} draws) per K"
     )
+    options = {
+        "priors": priors,
+        "draws": draws,
+        "tune": tune,
+        "chains": chains,
+        "target_accept": target_accept,
+        "sampler": sampler,
+    }
+    tasks = [(X, _em_model(ems[(k, covariance_type)], k, covariance_type, X.shape[0]), seed, options, evidence)
+             for k, seed in zip(ks, seeds, strict=True)]  # fmt: skip
+    finished: list[int] = []
+    t_start = time.perf_counter()
+
+    def on_done(i: int, out: tuple) -> None:
+        finished.append(i)
+        left = len(ks) - len(finished)
+        elapsed = time.perf_counter() - t_start
+        eta = f", about {elapsed * left / len(finished):.0f} s more" if left else ""
+        say(result_line(out[0], len(finished), len(ks), out[2]) + f" ({left} K left{eta})")
+
+    posteriors = run_tasks(_posterior_row, tasks, n_jobs=n_jobs, on_done=on_done)
     results: list[ModelResult] = []
     models: dict[tuple[int, str], tuple[Any, Any]] = {}
-    for i, (k, seed) in enumerate(zip(ks, seeds, strict=True), start=1):
-        t0 = time.perf_counter()
-        for ct in [covariance_type, *extra]:
-            em = _em_model(ems[(k, ct)], k, ct, X.shape[0])
-            bayes = None
-            if ct == covariance_type:
-                # keyword arguments passed through by name (duplicates tool: same shape as multistart.py)
-                bayes = BayesianGaussianMixture(
-                    k,
-                    covariance_type=ct,
-                    priors=priors,
-                    draws=draws,
-                    tune=tune,
-                    chains=chains,
-                    target_accept=target_accept,
-                    sampler=sampler,
-                    random_state=seed,
-                ).fit(X, em=em)
-            ev = {}
-            if bayes is not None and evidence:
-                e = log_evidence(bayes, X, random_state=seed)
-                ev = {"evidence": e.deviance, "evidence_se": e.deviance_se, "evidence_warning": e.warning}
-            results.append(model_result(X, em, bayes, extra=ev))
-            models[(k, ct)] = (em, bayes)
-        say(result_line(results[-1 - len(extra)], i, len(ks), time.perf_counter() - t0))
+    for k, (em, *_), (row, bayes, _) in zip(ks, tasks, posteriors, strict=True):
+        results.append(row)
+        models[(k, covariance_type)] = (em, bayes)
+        for ct in extra:  # rows fitted by EM alone
+            em_ct = _em_model(ems[(k, ct)], k, ct, X.shape[0])
+            results.append(model_result(X, em_ct))
+            models[(k, ct)] = (em_ct, None)
     occupied = None
     if k_max is not None:
         from .occupancy import SPARSE_ALPHA, fit_occupied_components
@@ -441,6 +471,7 @@ def compare_models(
             alpha=SPARSE_ALPHA if sparse_alpha is None else sparse_alpha,
             covariance_type=covariance_type,
             random_state=rng,
+            n_jobs=n_jobs,
         )
         models[("occupied", k_max)] = (None, sparse)
         say(occupied_line(occupied, time.perf_counter() - t0))

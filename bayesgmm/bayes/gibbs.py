@@ -69,6 +69,7 @@ from typing import Any
 
 import numpy as np
 
+from .._parallel import run_tasks
 from .._validation import check_int, check_option, check_random_state, check_X
 from ._gibbs_numpy import SINGLETON_MH_STEPS, allocate, empty_draws, initial_state, numpy_chain
 
@@ -239,6 +240,14 @@ def _check_allocation(z: Any, n: int, k_max: int) -> np.ndarray:
     return arr.astype(np.int64)
 
 
+def _run_chain(X, z0, hyper, draws, tune, seed, thin, split_moves, compiled) -> dict:
+    """One chain of :func:`sample_sparse_mixture` (a joblib task), from its own seed."""
+    chain_rng = np.random.default_rng(seed)
+    if compiled:
+        return _chain_numba(X, z0, hyper, draws, tune, chain_rng, thin, split_moves)
+    return numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy"), thin, split_moves)
+
+
 def sample_sparse_mixture(
     X: Any,
     k_max: int = 6,
@@ -254,6 +263,7 @@ def sample_sparse_mixture(
     thin: int = 1,
     starts: Any = None,
     split_moves: int | None = None,
+    n_jobs: int | None = None,
 ) -> GibbsDraws:
     """Gibbs-sample a ``k_max``-component mixture over the allocations.
 
@@ -288,6 +298,11 @@ def sample_sparse_mixture(
     starts : sequence of int arrays of shape (n_samples,), optional
         Each chain's starting allocation (labels in ``0 .. k_max - 1``; chain ``c`` starts
         at ``starts[c % len(starts)]``). Default: :func:`starting_allocations`.
+    n_jobs : int, optional
+        Chains run at once, as joblib tasks, as in scikit-learn (None means 1 unless a
+        ``joblib.parallel_config`` context says otherwise, -1 all cores). Every chain's
+        seed is drawn from ``random_state`` before any chain runs: the draws do not
+        depend on ``n_jobs``.
     """
     from .._kernels import numba_available
     from .diagnostics import label_invariant_diagnostics
@@ -323,15 +338,12 @@ def sample_sparse_mixture(
         with compile_notice("the Gibbs sampler's chain"):
             # one sweep on one row: numba compiles (or loads) the chain for these types here
             _chain_numba(X[:1], np.zeros(1, dtype=np.int64), hyper, 1, 0, np.random.default_rng(0))
-    runs = []
-    for z0 in starts:
-        chain_rng = np.random.default_rng(int(rng.integers(2**63 - 1)))
-        if compiled:
-            runs.append(_chain_numba(X, z0, hyper, draws, tune, chain_rng, thin, split_moves))
-        else:
-            runs.append(
-                numpy_chain(X, z0, hyper, draws, tune, chain_rng, allocate("numpy"), thin, split_moves)
-            )
+    seeds = [int(rng.integers(2**63 - 1)) for _ in starts]  # drawn before any chain runs
+    tasks = [
+        (X, z0, hyper, draws, tune, seed, thin, split_moves, compiled)
+        for z0, seed in zip(starts, seeds, strict=True)
+    ]
+    runs = run_tasks(_run_chain, tasks, n_jobs=n_jobs)
     seconds = time.perf_counter() - t0
     res = {key: np.stack([r[key] for r in runs]) for key in runs[0]}
     occupied = (res["sizes"] > 0).sum(axis=2)

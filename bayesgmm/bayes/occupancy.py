@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from .._parallel import check_n_jobs
 from .._validation import check_int, check_option, check_random_state, check_X
 
 __all__ = [
@@ -169,6 +170,7 @@ def fit_occupied_components(
     covariance_type: str = "full",
     method: str = "gibbs",
     random_state: Any = None,
+    n_jobs: int | None = None,
     **kwargs: Any,
 ) -> tuple[Any, OccupiedComponents]:
     """Fit an overfitted mixture with a sparse Dirichlet prior and count its occupied components.
@@ -185,6 +187,11 @@ def fit_occupied_components(
         The Gibbs sampler over allocations (:func:`~bayesgmm.bayes.gibbs.sample_sparse_mixture`)
         or NUTS on the marginal model (:class:`~bayesgmm.bayes.sampling.BayesianGaussianMixture`).
     random_state : int, numpy Generator or None
+    n_jobs : int, optional
+        Chains run at once, as in scikit-learn (None means 1 unless a
+        ``joblib.parallel_config`` context says otherwise, -1 all cores): the Gibbs chains
+        as joblib tasks, each from a seed drawn before any runs (the draws do not depend
+        on ``n_jobs``); for "nuts", the sampler's ``cores`` unless given.
     **kwargs
         Further arguments of the sampler: for "gibbs" ``draws``, ``tune``, ``chains``,
         ``scale_prior``, ``engine``, ``split_moves`` and ``priors`` (default
@@ -206,9 +213,16 @@ def fit_occupied_components(
 
         if "priors" not in kwargs:
             kwargs["priors"] = range_priors(check_X(X), alpha)
-        draws = sample_sparse_mixture(X, k_max, covariance_type=covariance_type, random_state=rng, **kwargs)
+        draws = sample_sparse_mixture(
+            X, k_max, covariance_type=covariance_type, random_state=rng, n_jobs=n_jobs, **kwargs
+        )
         return draws, occupied_from_gibbs(draws)
     from .sampling import BayesianGaussianMixture
+
+    if n_jobs is not None and "cores" not in kwargs:
+        import joblib
+
+        kwargs["cores"] = max(1, int(joblib.effective_n_jobs(check_n_jobs(n_jobs))))
 
     seed = int(rng.integers(2**31 - 1))
     bayes = BayesianGaussianMixture(

@@ -121,6 +121,28 @@ def _add_data_args(
     p.add_argument("--delimiter", default=None, help="CSV field delimiter (default ',' or tab for .tsv)")
 
 
+def _jobs(text: str) -> int:
+    """argparse type of ``--jobs``: a non-zero integer (-1: every core)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            f"--jobs must be a non-zero integer (-1 for every core). Got {text!r}."
+        )
+    return value
+
+
+def _add_jobs(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        help=f"{what} run side by side on this many cores (-1: all; default 1); the results are the same",
+    )
+
+
 def _add_em_args(p: argparse.ArgumentParser, out: str) -> None:
     p.add_argument(
         "--n-init",
@@ -156,7 +178,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _count(em, "--max-iter", 10000, "EM passes at most")
     _add_em_args(em, "bayesgmm-em")
-    em.add_argument("--quiet", action="store_true", help="accepted for symmetry (EM prints no progress)")
+    _add_jobs(em, "the fits of K x covariance type and their starts")
+    em.add_argument(
+        "--quiet", action="store_true", help="no progress lines (printed for fits longer than 10 s)"
+    )
 
     mc = sub.add_parser("mcmc", help="sample the posterior of one K (NUTS, started at converged EM)")
     _add_data_args(
@@ -164,6 +189,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_sampling_args(mc, draws=1000, tune=1000)
     _add_em_args(mc, "bayesgmm-mcmc")
+    _add_jobs(mc, "EM's starts")
 
     cp = sub.add_parser("compare", help="AIC, BIC, ICL (EM) and WAIC, LOO (posterior) over a range of K")
     _add_data_args(
@@ -180,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
         "posterior of the number of occupied components (default: not fitted)",
     )
     _add_em_args(cp, "bayesgmm-compare")
+    _add_jobs(cp, "the EM fits, the posteriors of the K and the sparse fit's chains")
 
     dm = sub.add_parser(
         "demo", help="the height experiment: article EM, converged EM, posterior, choice of K"

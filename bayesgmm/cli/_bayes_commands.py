@@ -82,7 +82,7 @@ def cmd_mcmc(args: Any) -> dict[str, Any]:
         X, names = load(args)
         check_ks_fit(ks, X.shape[0])
         plots = Plots(out)
-        em = fit_em(X, ks[0], ct, n_init=args.n_init, seed=args.seed)
+        em = fit_em(X, ks[0], ct, n_init=args.n_init, seed=args.seed, n_jobs=args.jobs)
         print_em(em, X, "EM (converged, the chains' start)")
         bayes, w, lo = sample_posterior(X, em, args)
         table = posterior_outputs(out, plots, em, bayes)
@@ -119,9 +119,9 @@ def compare(
     from ..bayes.compare import compare_models
 
     options = {**sampling_options(args), "draws": draws}
-    for name in ("n_init", "k_max"):  # the demo leaves them to compare_models
+    for name in ("n_init", "k_max", "jobs"):  # the demo leaves them to compare_models
         if getattr(args, name, None) is not None:
-            options[name] = getattr(args, name)
+            options["n_jobs" if name == "jobs" else name] = getattr(args, name)
     table, models = compare_models(
         X, ks, covariance_type=ct, progress=not args.quiet, return_models=True, **options
     )

@@ -37,16 +37,27 @@ def check_ks_fit(ks: list[int], n: int) -> None:
 
 
 def fit_em(
-    X: np.ndarray, k: int, covariance_type: str, *, n_init: int | None, seed: int, max_iter: int = 10000
+    X: np.ndarray,
+    k: int,
+    covariance_type: str,
+    *,
+    n_init: int | None,
+    seed: int,
+    max_iter: int = 10000,
+    n_jobs: int | None = None,
 ):
     """EM from several deterministic starts, to its fixed point, as :func:`~bayesgmm.criteria.select`
     fits each (K, covariance type) (:func:`bayesgmm.multistart.best_em`). It runs on
     standardised data and is mapped back, so the fit of ``a * X + b`` is the fit of ``X``
-    mapped through the same affine map."""
-    from ..multistart import best_em
+    mapped through the same affine map. It is ``select``'s fit of that cell: the fits of
+    K - 1, K - 2, ... 1 are made for their splits (:func:`bayesgmm.criteria.fit_grid`), so
+    ``--k 3`` and ``--k 1..3`` give the same K = 3 fit."""
+    from ..criteria import fit_grid
 
-    options = {} if n_init is None else {"n_kmeans": n_init}
-    fit = best_em(X, k, covariance_type, random_state=seed, max_iter=max_iter, **options)
+    options = {} if n_init is None else {"n_init": n_init}
+    fit = fit_grid(X, [k], [covariance_type], random_state=seed, max_iter=max_iter, n_jobs=n_jobs, **options)[
+        (k, covariance_type)
+    ]
     if fit.model is None:
         raise ValueError(f"every EM start of K={k} ({covariance_type}) failed: {fit.error}")
     if fit.degenerate:
@@ -90,6 +101,9 @@ def em_comparison(
     from ..criteria import select
 
     options = {} if args.n_init is None else {"n_init": args.n_init}
+    options.update(
+        n_jobs=getattr(args, "jobs", None), progress=False if getattr(args, "quiet", False) else None
+    )
     em, table = select(X, ks, cts, criterion=criterion, max_iter=max_iter, random_state=args.seed, **options)
     write_table(out.path("comparison.csv"), table)
     entries = print_comparison(table)
@@ -108,7 +122,9 @@ def cmd_em(args: Any) -> dict[str, Any]:
         plots = Plots(out)
         summary = base_summary("em", args, X, names)
         if len(ks) == 1 and len(cts) == 1:
-            em = fit_em(X, ks[0], cts[0], n_init=args.n_init, seed=args.seed, max_iter=args.max_iter)
+            em = fit_em(
+                X, ks[0], cts[0], n_init=args.n_init, seed=args.seed, max_iter=args.max_iter, n_jobs=args.jobs
+            )
             title = "EM"
         else:
             em, entries = em_comparison(out, plots, X, ks, cts, args, args.criterion, args.max_iter)
