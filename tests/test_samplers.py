@@ -193,7 +193,9 @@ def test_a_start_outside_the_support_is_refused():
 def test_nuts_posterior_agrees_with_pymc_nuts(n, ct, d):
     """The default sampler (the compiled NUTS) and PyMC's NUTS on the same model and data:
     posterior means within 4 Monte Carlo standard errors of their difference, sds within
-    25 %, clean diagnostics."""
+    25 %, clean diagnostics. The compiled sampler draws 2 000 a chain (PyMC 1 000): with
+    2-D full covariances its ESS is 300-400 per 1 000 draws a chain (PyMC's 240-340), too
+    few for its R-hat to stay below 1.01 in every run."""
     from bayesgmm.bayes.sampling import BayesianGaussianMixture
     from bayesgmm.exceptions import SamplingWarning
 
@@ -206,9 +208,9 @@ def test_nuts_posterior_agrees_with_pymc_nuts(n, ct, d):
         warnings.simplefilter("ignore", SamplingWarning)
         fits = {
             s: BayesianGaussianMixture(
-                2, covariance_type=ct, draws=1000, tune=300, sampler=s, random_state=11
+                2, covariance_type=ct, draws=draws, tune=300, sampler=s, random_state=11
             ).fit(X, em=em)
-            for s in ("auto", "pymc")
+            for s, draws in (("auto", 2000), ("pymc", 1000))
         }
     assert fits["auto"].sampler == "auto" and samplers.make_sampler("auto", "em", "fused").name == "nuts"
     assert fits["auto"].diagnostics_["divergences"] == 0
