@@ -515,6 +515,16 @@ def test_compare_writes_table_and_a_line_per_k(tmp_path, one_d_csv, capsys, monk
     assert "occupied_components" not in summary and "p_occupied" not in table.columns
 
 
+def test_compare_on_two_jobs_writes_the_same_files(tmp_path, one_d_csv, capsys, monkeypatch):
+    _without_matplotlib(monkeypatch)
+    for jobs in ("1", "2"):
+        rc, _, err = _run(capsys, "compare", one_d_csv, "--k", "1..2", "--draws", "60", "--tune", "40",
+                          "--jobs", jobs, "--out", tmp_path / jobs, "--quiet")  # fmt: skip
+        assert rc == 0, err
+    for name in ("comparison.csv", "summary.json"):
+        assert (tmp_path / "1" / name).read_bytes() == (tmp_path / "2" / name).read_bytes(), name
+
+
 @pytest.mark.slow
 def test_compare_reports_the_occupied_components(tmp_path, one_d_csv, capsys, monkeypatch):
     """``--k-max``: the sparse overfitted fit's posterior of the number of occupied components."""

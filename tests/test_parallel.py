@@ -156,3 +156,18 @@ def test_fit_occupied_components_on_two_workers_equals_one():
     assert_array_equal(a.occupied, b.occupied)
     assert_array_equal(a.means, b.means)
     assert_array_equal(occ_a.probabilities, occ_b.probabilities)
+
+
+def test_compare_models_on_two_workers_equals_one():
+    pytest.importorskip("pymc")
+    from bayesgmm.bayes.compare import CriterionWarning, compare_models
+    from bayesgmm.exceptions import ConvergenceWarning, SamplingWarning
+
+    X = make_mixture(100, [0.5, 0.5], [[-2.0], [2.0]], [[[0.5]], [[0.7]]], random_state=5)[0]
+    kw = {"draws": 60, "tune": 40, "chains": 2, "random_state": 0, "progress": False}
+    with warnings.catch_warnings():  # short chains: the equality is what is tested
+        for category in (SamplingWarning, CriterionWarning, ConvergenceWarning):
+            warnings.simplefilter("ignore", category)
+        table = compare_models(X, [1, 2], **kw)
+        table2 = compare_models(X, [1, 2], n_jobs=2, **kw)
+    assert table.equals(table2)

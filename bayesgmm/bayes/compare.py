@@ -453,7 +453,7 @@ def compare_models(
     posteriors = run_tasks(_posterior_row, tasks, n_jobs=n_jobs, on_done=on_done)
     results: list[ModelResult] = []
     models: dict[tuple[int, str], tuple[Any, Any]] = {}
-    for k, (em, *_), (row, bayes, _) in zip(ks, tasks, posteriors, strict=True):
+    for k, (_, em, *_), (row, bayes, _) in zip(ks, tasks, posteriors, strict=True):
         results.append(row)
         models[(k, covariance_type)] = (em, bayes)
         for ct in extra:  # rows fitted by EM alone
