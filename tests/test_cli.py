@@ -567,8 +567,87 @@ def test_compare_as_a_new_user(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["columns"] == ["length", "width"]
     assert summary["chosen"]["bic"] == 3
-    assert summary["chosen_within_2se"]["waic"] == 3 and summary["chosen_within_2se"]["loo"] == 3
+    for crit in ("waic", "loo"):  # K = 3, or undetermined when K = 4 fails its diagnostics
+        if crit in summary["undetermined"]:
+            assert summary["undetermined"][crit].startswith("K=3 is the best ranked, but above it K=4")
+        else:
+            assert summary["chosen_within_2se"][crit] == 3
     assert data.exists()
+
+
+def test_one_choice_in_the_text_the_csv_the_json_and_the_plot(tmp_path, one_d_csv, capsys, monkeypatch):
+    """A comparison whose K = 3 posterior failed its diagnostics (NOT RANKED) above the best
+    ranked K = 2: WAIC, LOO and the evidence choose nothing -- undetermined, with the
+    reason -- and the printed text, comparison.csv, summary.json and criteria.png's stars
+    all say so; the EM criteria choose K = 3 in all four."""
+    pytest.importorskip("pymc")
+    pytest.importorskip("matplotlib")
+    import bayesgmm.bayes.compare as bc
+    import bayesgmm.plotting as plotting
+    from bayesgmm import converged_em
+
+    X = pd.read_csv(one_d_csv).to_numpy()
+    rng = np.random.default_rng(0)
+
+    def result(k, level, ok=True, evidence=0.0):
+        ll = level + 0.05 * rng.normal(size=(2, 200, 40))
+        dg = {"max_rhat": 1.0, "min_ess_bulk": 500.0, "divergences": 0, "invariant_max_rhat": 1.0 if ok else 1.3,
+              "invariant_min_ess_bulk": 900.0 if ok else 12.0, "invariant_ok": ok}  # fmt: skip
+        return bc.ModelResult(
+            k=k, covariance_type="full", loglik=40 * level, em_converged=True, n_params=3 * k - 1,
+            aic=-80 * level + 2 * (3 * k - 1), bic=-80 * level + (3 * k - 1) * np.log(40),
+            icl=-80 * level + (3 * k - 1) * np.log(40) + k, waic=bc.waic(ll), loo=bc.loo(ll), diagnostics=dg,
+            extra={"evidence": evidence, "evidence_se": 0.1, "evidence_warning": False},
+        )  # fmt: skip
+
+    results = [result(1, -2.0, evidence=30.0), result(2, -1.0, evidence=10.0),
+               result(3, -0.5, ok=False, evidence=5.0), result(4, -1.5, evidence=20.0)]  # fmt: skip
+
+    def fake_compare_models(X, ks, *, covariance_type, return_models, **kwargs):
+        models = {(k, covariance_type): (converged_em(X, k, random_state=0), None) for k in ks}
+        return bc.compare(results, extra_criteria=("evidence",)), models
+
+    drawn = []
+
+    def recording_plot_criteria(table, **kwargs):
+        drawn.append(plot_criteria(table, **kwargs))
+        return drawn[-1]
+
+    plot_criteria = plotting.plot_criteria
+    monkeypatch.setattr(bc, "compare_models", fake_compare_models)
+    monkeypatch.setattr(plotting, "plot_criteria", recording_plot_criteria)
+    out = tmp_path / "cmp"
+    rc, stdout, err = _run(capsys, "compare", one_d_csv, "--k", "1..4", "--out", out, "--quiet")
+    assert rc == 0, err
+    reason = "K=2 is the best ranked, but above it K=3 is NOT RANKED (label-invariant R-hat 1.300, bulk ESS 12)"
+    undetermined = ("waic", "loo", "evidence")
+    # the text
+    assert f"chosen (lowest value): AIC K=3, BIC K=3, ICL K=3; WAIC, LOO, EVIDENCE undetermined: {reason}" in stdout
+    assert f"smallest K within 2 paired standard errors of the best): none; WAIC, LOO undetermined: {reason}" in stdout
+    # the CSV
+    table = pd.read_csv(out / "comparison.csv", keep_default_na=False).set_index("k")
+    for crit in undetermined:
+        assert (table[f"rank_{crit}"] == "").all(), crit
+    assert table["chosen_by"].tolist() == ["", "", "aic,bic,icl", ""]
+    assert table["undetermined_by"].tolist() == ["", "waic,loo,evidence", "", ""]
+    assert table.loc[3, "flag"] == "label-invariant R-hat 1.300, bulk ESS 12"
+    # summary.json
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["chosen"] == {"aic": 3, "bic": 3, "icl": 3}
+    assert summary["undetermined"] == {crit: reason for crit in undetermined}
+    assert not set(undetermined) & set(summary["chosen_within_2se"])
+    assert summary["plotted_k"] == 3
+    # the plot: stars only for the criteria that choose, exactly on their K; the failed
+    # row is drawn open, and the undetermined criteria say so in the legend
+    (ax,) = drawn
+    stars = {ln.get_gid(): ln.get_xdata()[0] for ln in ax.get_lines() if (ln.get_gid() or "").startswith("chosen_")}
+    assert stars == {"chosen_aic": 3.0, "chosen_bic": 3.0, "chosen_icl": 3.0}
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert {"WAIC (undetermined)", "PSIS-LOO (undetermined)", "-2 log evidence (undetermined)"} <= set(legend)
+    assert "not ranked (see the table's flag)" in legend
+    open_markers = [ln for ln in ax.get_lines() if ln.get_markerfacecolor() == "white"]
+    assert sorted(x for ln in open_markers for x in ln.get_xdata()) == [3.0, 3.0, 3.0]  # WAIC, LOO, evidence
+    assert _is_png(out / "criteria.png")
 
 
 # ----------------------------------------------------------------------------- demo

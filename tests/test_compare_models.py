@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import warnings
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -38,6 +39,7 @@ COLUMNS = [
     "invariant_ok", "flag", "evidence", "evidence_se", "evidence_warning",
     "waic_diff", "waic_diff_se", "loo_diff", "loo_diff_se",
     "rank_aic", "rank_bic", "rank_icl", "rank_waic", "rank_loo", "rank_evidence", "chosen_by",
+    "undetermined_by",
 ]  # fmt: skip
 # compare() without extra criteria: no evidence columns
 PURE_COLUMNS = [c for c in COLUMNS if "evidence" not in c]
@@ -178,18 +180,44 @@ def test_compare_is_a_function_of_the_results(rng):
 
 def test_compare_never_ranks_a_flagged_posterior(rng):
     """The best WAIC belongs to a K whose label-invariant diagnostics fail: it stays in the
-    table with its reason, but has no rank and no difference, and is not chosen."""
+    table with its reason, but has no rank and no difference, and is not chosen. It lies
+    above the best ranked K, so WAIC and LOO choose nothing: their choice is undetermined,
+    with the reason; the EM criteria still choose."""
     results = [_result(rng, 1, -2.0), _result(rng, 2, -1.0), _result(rng, 3, -0.5, ok=False)]
-    table = compare(results).set_index("k")
-    assert table.loc[3, "waic"] < table.loc[2, "waic"]
-    assert pd.isna(table.loc[3, "rank_waic"]) and pd.isna(table.loc[3, "rank_loo"])
-    assert np.isnan(table.loc[3, "waic_diff"]) and np.isnan(table.loc[3, "loo_diff_se"])
-    assert table.loc[3, "flag"] == "label-invariant R-hat 1.300, bulk ESS 12"
-    assert not table.loc[3, "invariant_ok"]
-    assert table.loc[2, "rank_waic"] == 1 and table.loc[2, "waic_diff"] == 0.0
-    picks = chosen(table.reset_index(), within_se=2)
-    assert picks["waic"] == 2 and picks["loo"] == 2
-    assert table.loc[3, "rank_bic"] == 1  # the EM criteria do not depend on the sampler
+    table = compare(results)
+    by_k = table.set_index("k")
+    assert by_k.loc[3, "waic"] < by_k.loc[2, "waic"]
+    assert np.isnan(by_k.loc[3, "waic_diff"]) and np.isnan(by_k.loc[3, "loo_diff_se"])
+    assert by_k.loc[3, "flag"] == "label-invariant R-hat 1.300, bulk ESS 12"
+    assert not by_k.loc[3, "invariant_ok"]
+    assert by_k.loc[2, "waic_diff"] == 0.0  # the best ranked row, the reference of the differences
+    for crit in ("waic", "loo"):
+        assert table[f"rank_{crit}"].isna().all()
+        assert table.attrs["undetermined"][crit] == (
+            "K=2 is the best ranked, but above it K=3 is NOT RANKED (label-invariant R-hat 1.300, bulk ESS 12)"
+        )
+    assert by_k["undetermined_by"].tolist() == ["", "waic,loo", ""]
+    assert "waic" not in ",".join(by_k["chosen_by"]) and "loo" not in ",".join(by_k["chosen_by"])
+    assert chosen(table) == {"aic": 3, "bic": 3, "icl": 3}
+    assert chosen(table, within_se=2) == {"aic": 3, "bic": 3, "icl": 3}
+    assert by_k.loc[3, "rank_bic"] == 1  # the EM criteria do not depend on the sampler
+
+
+def test_a_flagged_posterior_below_the_best_leaves_the_choice_made(rng):
+    """A failed K below the best ranked one does not undo the choice (nor does a row
+    without a posterior): WAIC and LOO choose K = 3 over K = 1."""
+    results = [_result(rng, 1, -2.0), _result(rng, 2, -0.5, ok=False), _result(rng, 3, -1.0)]
+    table = compare(results)
+    assert chosen(table)["waic"] == 3 and chosen(table)["loo"] == 3
+    assert table.attrs["undetermined"] == {} and (table["undetermined_by"] == "").all()
+    assert table["rank_waic"].tolist()[0] == 2 and pd.isna(table["rank_waic"].iloc[1])
+
+
+def test_no_ranked_posterior_is_undetermined(rng):
+    results = [_result(rng, k, -2.0 + k, ok=False) for k in (1, 2)]
+    table = compare(results)
+    assert table.attrs["undetermined"]["waic"].startswith("no K could be ranked: K=1 is NOT RANKED")
+    assert (table["undetermined_by"] == "").all() and "waic" not in chosen(table)
 
 
 def test_compare_ranks_extra_criteria(rng):
@@ -203,24 +231,36 @@ def test_compare_ranks_extra_criteria(rng):
     table = compare(results, extra_criteria=("evidence",))
     assert_allclose(table["evidence"], [30.0, 10.0, 5.0])
     assert_allclose(table["evidence_se"], [0.2, 0.3, 0.1])
-    assert table["rank_evidence"].tolist()[:2] == [2, 1] and pd.isna(table["rank_evidence"].iloc[2])
-    assert "evidence" in table.loc[1, "chosen_by"].split(",")
+    # K = 3 is not ranked and lies above the best ranked K = 2: undetermined
+    assert table["rank_evidence"].isna().all()
+    assert "evidence" in table.loc[1, "undetermined_by"].split(",")
     assert "rank_evidence" not in compare(results).columns
+    ranked = compare(results[:2], extra_criteria=("evidence",))
+    assert ranked["rank_evidence"].tolist() == [2, 1]
+    assert "evidence" in ranked.loc[1, "chosen_by"].split(",")
 
 
 def test_an_extra_criterion_that_warns_is_not_ranked(rng):
     """The lowest -2 log evidence flags itself unreliable (``evidence_warning``): the row
-    keeps its value but gets no evidence rank, and the next best is chosen by it."""
+    keeps its value but gets no evidence rank. It lies above the next best (K = 2), so
+    the evidence's choice is undetermined, while WAIC and LOO (not warned) choose."""
     results = [
         _result(rng, 1, -2.0, extra={"evidence": 30.0, "evidence_se": 0.2, "evidence_warning": False}),
         _result(rng, 2, -1.0, extra={"evidence": 10.0, "evidence_se": 0.3, "evidence_warning": False}),
         _result(rng, 3, -0.9, extra={"evidence": 2.0, "evidence_se": 2.3, "evidence_warning": True}),
     ]
-    table = compare(results, extra_criteria=("evidence",)).set_index("k")
-    assert table.loc[3, "evidence"] == 2.0 and table.loc[3, "invariant_ok"]
-    assert pd.isna(table.loc[3, "rank_evidence"])
-    assert table.loc[2, "rank_evidence"] == 1 and table.loc[1, "rank_evidence"] == 2
-    assert chosen(table.reset_index())["evidence"] == 2
+    table = compare(results, extra_criteria=("evidence",))
+    by_k = table.set_index("k")
+    assert by_k.loc[3, "evidence"] == 2.0 and by_k.loc[3, "invariant_ok"]
+    assert table["rank_evidence"].isna().all() and "evidence" not in chosen(table)
+    assert table.attrs["undetermined"] == {
+        "evidence": "K=2 is the best ranked, but above it K=3's estimate flags itself (evidence_warning)"
+    }
+    assert by_k.loc[2, "undetermined_by"] == "evidence"
+    assert chosen(table)["waic"] == 3
+    # the warned row below the best: the choice stands
+    low = compare([replace(results[0], extra=results[2].extra), results[1]], extra_criteria=("evidence",))
+    assert chosen(low)["evidence"] == 2
 
 
 def test_bad_arguments():
@@ -287,15 +327,16 @@ def test_three_separated_components_choose_three():
     BIC and ICL choose K = 3. WAIC and LOO reject K = 1, 2 by dozens of paired standard
     errors. K = 4, one component more than the data have, either fails the label-invariant
     diagnostics (R-hat, bulk ESS) and is flagged -- then it is not ranked, has no paired
-    standard error, and WAIC and LOO choose K = 3 among the ranked rows -- or passes them,
-    and then WAIC and LOO do not separate K = 3 from K = 4: their difference is within two
-    paired standard errors, the band of the parsimonious reading below, so their lowest
-    value is not a choice. (Measured on this sample, K = 4 passing: with NUTS, WAIC 4 by
+    standard error, and, lying above the best ranked K = 3, leaves the choice of WAIC and
+    LOO undetermined (K = 3 is only the best of K = 1..3) -- or passes them, and then WAIC
+    and LOO do not separate K = 3 from K = 4: their difference is within two paired
+    standard errors, the band of the parsimonious reading below, so their lowest value is
+    not a choice. (Measured on this sample, K = 4 passing: with NUTS, WAIC 4 by
     0.06 and LOO 3 by 0.06, paired standard error 2.3; with the Gibbs sampler, WAIC 3 by
     0.28 and LOO 3 by 1.37, paired standard errors 2.09 and 1.26 -- more than one paired
     standard error, less than two.) Which of the two happens depends on the sampler and
-    its seed; either way the parsimonious reading (smallest K within two paired standard
-    errors of the best) chooses K = 3.
+    its seed; when K = 4 passes, the parsimonious reading (smallest K within two paired
+    standard errors of the best) chooses K = 3.
 
     AIC is left out because it overfits: on such data it chooses K = 4 or 5 for most
     samples (measured with select over 20 seeds: K = 3 in 6/20 at n = 300, 4/20 at
@@ -305,9 +346,7 @@ def test_three_separated_components_choose_three():
     table, rec = _quietly(compare_models, X, range(1, 5), draws=1000, tune=500, random_state=0)
     picks = chosen(table)
     assert picks["bic"] == 3 and picks["icl"] == 3
-    assert picks["waic"] in (3, 4) and picks["loo"] in (3, 4)
     parsimonious = chosen(table, within_se=2)
-    assert parsimonious["waic"] == 3 and parsimonious["loo"] == 3
     by_k = table.set_index("k")
     assert by_k.loc[3, "max_rhat"] <= 1.01 and by_k.loc[3, "divergences"] == 0
     assert by_k.loc[3, "flag"] == "" and by_k.loc[3, "invariant_ok"]
@@ -315,9 +354,12 @@ def test_three_separated_components_choose_three():
     assert four_flagged == (not by_k.loc[4, "invariant_ok"])
     for crit in ("waic", "loo"):
         if four_flagged:
-            assert pd.isna(by_k.loc[4, f"rank_{crit}"]) and np.isnan(by_k.loc[4, f"{crit}_diff_se"])
-            assert picks[crit] == 3
+            assert by_k[f"rank_{crit}"].isna().all() and np.isnan(by_k.loc[4, f"{crit}_diff_se"])
+            assert crit not in picks and crit not in parsimonious
+            assert table.attrs["undetermined"][crit].startswith("K=3 is the best ranked, but above it K=4")
+            assert crit in by_k.loc[3, "undetermined_by"].split(",")
         else:
+            assert picks[crit] in (3, 4) and parsimonious[crit] == 3
             assert abs(by_k.loc[3, crit] - by_k.loc[4, crit]) < 2 * max(
                 by_k.loc[3, f"{crit}_diff_se"], by_k.loc[4, f"{crit}_diff_se"]
             )
@@ -330,7 +372,8 @@ def test_three_separated_components_choose_three():
 def test_above_the_true_k_every_k_passes_or_is_flagged_and_waic_repeats(data):
     """K = 1..4 on 2 000 rows, two seeds: a K either passes its label-invariant diagnostics
     (R-hat <= 1.01, bulk ESS >= 400 of the total log-likelihood and the other invariant
-    quantities) and is ranked, or is flagged and not ranked; the WAIC of a K that passes
+    quantities) and is ranked (unless a flagged K above the best leaves the choice
+    undetermined), or is flagged and not ranked; the WAIC of a K that passes
     under both seeds agrees between them within its standard error."""
     if data == "synthetic-k2":
         X, _ = make_mixture(2000, [0.4, 0.6], [[-2.0], [2.0]], [[[1.0]], [[0.8]]], random_state=11)
@@ -346,7 +389,9 @@ def test_above_the_true_k_every_k_passes_or_is_flagged_and_waic_repeats(data):
             passed = row.invariant_max_rhat <= 1.01 and row.invariant_min_ess_bulk >= 400
             assert bool(row.invariant_ok) == passed
             assert (row.flag == "") == passed
-            assert pd.isna(row.rank_waic) != passed
+            # a passing row is ranked unless a failing row above the best one leaves the
+            # choice undetermined
+            assert pd.isna(row.rank_waic) == (not passed or "waic" in table.attrs["undetermined"])
     a, b = (t.set_index("k") for t in tables)
     for k in range(1, 5):
         if a.loc[k, "invariant_ok"] and b.loc[k, "invariant_ok"]:

@@ -20,6 +20,14 @@ A K whose label-invariant diagnostics fail (:mod:`bayesgmm.bayes.diagnostics`) k
 WAIC and LOO in the table, but they are not ranked, have no difference to the best row,
 and its ``flag`` column says why: such a posterior's criteria are not estimates one can
 compare.
+
+**Chosen or undetermined.** A criterion that depends on the posterior chooses the best of
+its ranked rows only when no row of a larger K went unranked: a K above the best ranked
+one whose criterion could not be estimated might have been better, so the choice is then
+*undetermined* -- no row is ranked on that criterion (``rank_<criterion>`` empty, not in
+``chosen_by``), the best ranked row names it in ``undetermined_by``, and
+``table.attrs["undetermined"]`` holds the reason. The printed choice, the CSV,
+``summary.json`` and the plot's stars all read this one rule.
 """
 
 from __future__ import annotations
@@ -213,8 +221,11 @@ def compare(
         ``waic_diff``, ``waic_diff_se``, ``loo_diff``, ``loo_diff_se`` (difference to the
         best ranked row and its paired standard error ``sqrt(n var_i(d_i))``, as in
         ``arviz.compare``; NaN for unranked rows); one ``rank_<criterion>`` per criterion
-        (1 = chosen; ties share a rank), ``chosen_by`` and, with ``occupied``,
-        ``p_occupied``.
+        (1 = chosen; ties share a rank; empty for every row when the criterion's choice
+        is undetermined), ``chosen_by``, ``undetermined_by`` (on the best ranked row of
+        each criterion whose choice is undetermined because a row of larger K is not
+        ranked on it; ``table.attrs["undetermined"]`` maps each such criterion to the
+        reason) and, with ``occupied``, ``p_occupied``.
     """
     import pandas as pd
 
@@ -250,15 +261,62 @@ def compare(
         unreliable = False if warned is None else warned.fillna(False).astype(bool).to_numpy()
         masked.loc[~ranked | unreliable, crit] = np.nan
     rank_criteria(masked, (*CRITERIA, *gated))
+    undetermined = _undetermined(table, masked, gated, ranked_posterior=ranked)
+    for crit in undetermined:
+        masked[f"rank_{crit}"] = pd.array([pd.NA] * len(masked), dtype="Int64")
+    masked["chosen_by"] = [
+        ",".join(c for c in str(by).split(",") if c and c not in undetermined) for by in masked["chosen_by"]
+    ]
     for col in masked.columns:
         if col.startswith("rank_") or col == "chosen_by":
             table[col] = masked[col]
+    table["undetermined_by"] = [
+        ",".join(c for c, (row, _) in undetermined.items() if row == i) for i in range(len(table))
+    ]
+    table.attrs["undetermined"] = {c: reason for c, (_, reason) in undetermined.items()}
     if occupied is not None:
         table["p_occupied"] = [occupied.probability(int(k)) for k in table["k"]]
         table.attrs["occupied"] = occupied.as_dict()
         table.attrs["occupied_diagnostics_ok"] = occupied.diagnostics_ok
         table.attrs["occupied_diagnostics"] = dict(occupied.diagnostics)
     return table
+
+
+def _undetermined(table: Any, masked: Any, gated: Sequence[str], *, ranked_posterior: np.ndarray):
+    """``{criterion: (row of the best ranked value or -1, reason)}`` for each posterior
+    criterion whose choice is undetermined: some row with a posterior is not ranked on it
+    and has a larger K than the best ranked row (or no row is ranked at all)."""
+    posterior = table["waic"].notna().to_numpy()
+    out: dict[str, tuple[int, str]] = {}
+    for crit in gated:
+        if crit not in table.columns:
+            continue
+        values = masked[crit].to_numpy(dtype=float)
+        unranked = posterior & np.isnan(values)
+        if not unranked.any():
+            continue
+        ks = table["k"].to_numpy()
+        if np.isnan(values).all():
+            best, above = -1, np.flatnonzero(unranked)
+            lead = "no K could be ranked"
+        else:
+            best = int(np.nanargmin(values))
+            above = np.flatnonzero(unranked & (ks > ks[best]))
+            if not above.size:
+                continue
+            lead = f"K={ks[best]} is the best ranked, but"
+        why = []
+        for i in above:
+            flag = table.at[i, "flag"]
+            if not ranked_posterior[i] and flag:
+                why.append(f"K={ks[i]} is NOT RANKED ({flag})")
+            else:
+                why.append(f"K={ks[i]}'s estimate flags itself ({crit}_warning)")
+        if best < 0:
+            out[crit] = (best, f"{lead}: " + "; ".join(why))
+        else:
+            out[crit] = (best, f"{lead} above it " + "; ".join(why))
+    return out
 
 
 def _em_model(fit: Any, k: int, covariance_type: str, n: int) -> Any:

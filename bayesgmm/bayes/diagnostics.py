@@ -35,6 +35,7 @@ __all__ = [
     "INVARIANT_ESS_MIN",
     "RHAT_MAX",
     "diagnose",
+    "diagnostic_problems",
     "label_invariant_diagnostics",
     "parameter_diagnostics",
     "probe_points",
@@ -108,7 +109,9 @@ def label_invariant_diagnostics(quantities: Mapping[str, np.ndarray]) -> dict[st
     }
 
 
-def _problems(dg: Mapping[str, Any], chains: int) -> list[str]:
+def diagnostic_problems(dg: Mapping[str, Any], chains: int) -> list[str]:
+    """What fails in a fit's diagnostics (the dict of :func:`diagnose`), one phrase each;
+    empty when everything passes. The same list the :class:`SamplingWarning` gives."""
     problems = []
     ess_min = ESS_PER_CHAIN_MIN * chains
     if chains > 1 and not dg["max_rhat"] <= RHAT_MAX:
@@ -153,7 +156,7 @@ def diagnose(
     if invariant:
         dg.update(label_invariant_diagnostics(invariant))
     chains = next(iter(draws.values())).shape[0]
-    problems = _problems(dg, chains)
+    problems = diagnostic_problems(dg, chains)
     if problems:
         warnings.warn(
             "MCMC diagnostics flag a problem: " + "; ".join(problems) + ". Run more draws/tune, "

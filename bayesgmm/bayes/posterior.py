@@ -19,7 +19,10 @@ from . import _arviz
 
 __all__ = ["compare_em_posterior", "plot_posterior_vs_em", "plot_trace"]
 
-COLUMNS = ["parameter", "em", "posterior_mean", "posterior_sd", "hdi_low", "hdi_high", "em_in_hdi", "z"]
+COLUMNS = [
+    "parameter", "em", "posterior_mean", "posterior_sd", "hdi_low", "hdi_high", "em_in_hdi", "z",
+    "posterior_diagnostics",
+]  # fmt: skip
 
 
 def _check_bayes(bayes: Any) -> None:
@@ -47,16 +50,22 @@ def compare_em_posterior(em: Any, bayes: Any, *, hdi_prob: float = 0.94):
     pandas.DataFrame
         Columns ``parameter`` (names of ``bayes.parameter_draws()``: ``weight[k]``,
         ``mean[k,f]``, ``sd[k,f]``, ``cov[k,i,j]``), ``em``, ``posterior_mean``,
-        ``posterior_sd``, ``hdi_low``, ``hdi_high``, ``em_in_hdi`` and ``z`` = (EM -
-        posterior mean) / posterior sd.
+        ``posterior_sd``, ``hdi_low``, ``hdi_high``, ``em_in_hdi``, ``z`` = (EM -
+        posterior mean) / posterior sd, and ``posterior_diagnostics``: empty when the
+        sampler's diagnostics pass, otherwise what fails (the same on every row) -- the
+        draws then do not describe the posterior, and neither do the row's HDI and
+        ``em_in_hdi``.
     """
     import pandas as pd
 
     _check_bayes(bayes)
     if not (isinstance(hdi_prob, float) and 0.0 < hdi_prob < 1.0):
         raise ValueError(f"The 'hdi_prob' parameter must be a float in (0, 1). Got {hdi_prob!r} instead.")
+    from .diagnostics import diagnostic_problems
+
     draws = bayes.parameter_draws()
     ref = bayes.reference_values(em)
+    failed = "; ".join(diagnostic_problems(bayes.diagnostics_, bayes.chains))
     rows = []
     for name, arr in draws.items():
         flat = np.asarray(arr, dtype=float).ravel()  # all chains pooled
@@ -74,6 +83,7 @@ def compare_em_posterior(em: Any, bayes: Any, *, hdi_prob: float = 0.94):
                 "hdi_high": high,
                 "em_in_hdi": bool(low <= value <= high),
                 "z": (value - mean) / sd if sd > 0 else float("nan"),
+                "posterior_diagnostics": failed,
             }
         )
     return pd.DataFrame(rows, columns=COLUMNS)

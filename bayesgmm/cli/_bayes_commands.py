@@ -60,13 +60,13 @@ def sample_posterior(X: np.ndarray, em: Any, args: Any, *, criteria: bool = True
     return (bayes, waic(bayes), loo(bayes)) if criteria else (bayes, None, None)
 
 
-def posterior_outputs(out: OutputFolder, plots: Plots, em: Any, bayes: Any) -> Any:
+def posterior_outputs(out: OutputFolder, plots: Plots, em: Any, bayes: Any, n: int) -> Any:
     """``em_vs_posterior.csv`` and the posterior plots; returns the EM-vs-posterior table."""
     from ..bayes.posterior import compare_em_posterior
 
     table = compare_em_posterior(em, bayes)
     write_table(out.path("em_vs_posterior.csv"), table)
-    plots.posterior(bayes, table)
+    plots.posterior(bayes, table, n)
     return table
 
 
@@ -85,7 +85,7 @@ def cmd_mcmc(args: Any) -> dict[str, Any]:
         em = fit_em(X, ks[0], ct, n_init=args.n_init, seed=args.seed, n_jobs=args.jobs)
         print_em(em, X, "EM (converged, the chains' start)")
         bayes, w, lo = sample_posterior(X, em, args)
-        table = posterior_outputs(out, plots, em, bayes)
+        table = posterior_outputs(out, plots, em, bayes, X.shape[0])
         print_posterior(bayes, table, w, lo)
         to_netcdf(bayes.idata_, str(out.path("posterior.nc")))
         plots.fit(X, em=em, bayes=bayes, names=names)
@@ -127,7 +127,12 @@ def compare(
     )
     entries = print_comparison(table, indent=indent)
     write_table(out.path("comparison.csv"), table)
-    plots.criteria(table)
+    how = "Gibbs sampler" if options.get("sampler", "gibbs") == "gibbs" else "NUTS"
+    plots.criteria(
+        table,
+        title=f"Choosing K = {', '.join(map(str, ks))}, n = {X.shape[0]}: EM (AIC, BIC, ICL) and the "
+        f"posterior by the {how} (WAIC, LOO, evidence)",
+    )
     entries["comparison"] = records(table)
     return entries, models
 
@@ -152,6 +157,9 @@ def cmd_compare(args: Any) -> dict[str, Any]:
             em, entries = em_comparison(out, plots, X, ks, cts, args)
             k_plot, posterior, rule = em.n_components, None, "the best by BIC"
         summary.update(entries)
-        fit_plot = plots.fit(X, em=em, bayes=posterior, names=names)
+        fit = "posterior mean" if posterior is not None else "EM"
+        fit_plot = plots.fit(
+            X, em=em, bayes=posterior, names=names, title=f"{fit}: K = {k_plot} ({rule}), n = {X.shape[0]}"
+        )
         summary.update(plotted_k=k_plot, plotted_k_rule=f"{rule} ({fit_plot})")
         return finish(out, plots, summary)

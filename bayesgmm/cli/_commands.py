@@ -109,7 +109,7 @@ def em_comparison(
     entries = print_comparison(table)
     entries["comparison"] = records(table)
     if len(ks) > 1:
-        plots.criteria(table)
+        plots.criteria(table, title=f"Choosing K = {', '.join(map(str, ks))}, n = {X.shape[0]}: EM fits")
     return em, entries
 
 

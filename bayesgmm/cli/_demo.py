@@ -74,7 +74,7 @@ def cmd_demo(args: Any) -> dict[str, Any]:
         t0 = time.perf_counter()
         bayes, w, lo = sample_posterior(Xb, em_b, args, criteria=n_sub <= 20000)
         print(f"   sampled in {time.perf_counter() - t0:.1f} s")
-        table = posterior_outputs(out, plots, em_b, bayes)
+        table = posterior_outputs(out, plots, em_b, bayes, n_sub)
         print_posterior(bayes, table, w, lo, indent="   ")
         article_table = compare_em_posterior(article, bayes)[_COMPARED]
         print("   the article-style EM vs the same posterior:")

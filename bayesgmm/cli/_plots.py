@@ -43,10 +43,11 @@ class Plots:
         if self.plt is None:
             self.skipped.append(name)
             return None
-        return self.plt.subplots(figsize=(7, height))
+        return self.plt.subplots(figsize=(9, height))
 
-    def fit(self, X: np.ndarray, em: Any = None, bayes: Any = None, names: Any = None) -> str:
-        """The data with the fitted mixture: ``density.png`` (1-D) or ``clusters.png``."""
+    def fit(self, X: np.ndarray, em: Any = None, bayes: Any = None, names: Any = None, title: str | None = None) -> str:
+        """The data with the fitted mixture: ``density.png`` (1-D) or ``clusters.png``;
+        ``title`` (default: the plot's own, K and n) names the fit."""
         name = "density.png" if X.shape[1] == 1 else "clusters.png"
         new = self._new(name)
         if new is not None:
@@ -54,35 +55,44 @@ class Plots:
 
             fig, ax = new
             if X.shape[1] == 1:
-                plotting.plot_density(X, em=em, bayes=bayes, ax=ax, xlabel=names[0] if names else "x")
+                plotting.plot_density(
+                    X, em=em, bayes=bayes, ax=ax, xlabel=names[0] if names else "x", title=title
+                )
             else:
-                plotting.plot_clusters(X, bayes if bayes is not None else em, ax=ax, feature_names=names)
+                plotting.plot_clusters(
+                    X, bayes if bayes is not None else em, ax=ax, feature_names=names, title=title
+                )
             self._save(name, fig)
         return name
 
-    def criteria(self, table: Any) -> None:
+    def criteria(self, table: Any, title: str | None = None) -> None:
         """The criteria against K: ``criteria.png``."""
         new = self._new("criteria.png")
         if new is not None:
             from .. import plotting
 
             fig, ax = new
-            plotting.plot_criteria(table, ax=ax)
+            plotting.plot_criteria(table, ax=ax, title=title)
             self._save("criteria.png", fig)
 
-    def posterior(self, bayes: Any, table: Any) -> None:
-        """The chains (``trace.png``) and the EM estimate against the posterior (``em_vs_posterior.png``)."""
+    def posterior(self, bayes: Any, table: Any, n: int) -> None:
+        """The chains (``trace.png``, every parameter) and the EM estimate against the
+        posterior (``em_vs_posterior.png``, marked at its top when the posterior failed its
+        diagnostics)."""
         if self.plt is None:
             self.skipped += ["trace.png", "em_vs_posterior.png"]
             return
         from .. import plotting
-        from ..bayes.posterior import plot_trace
 
-        axes = plot_trace(bayes)
-        first = np.ravel(axes)[0] if isinstance(axes, np.ndarray) else axes
-        self._save("trace.png", first.figure if hasattr(first, "figure") else first)
-        fig, ax = self.plt.subplots(figsize=(7, 0.4 * len(table) + 1.5))
-        plotting.plot_em_vs_posterior(table, ax=ax)
+        fit = f"K = {bayes.n_components}, n = {n}, {bayes.chains} chain(s) x {bayes.draws} draws"
+        fig = self.plt.figure(figsize=(9, 1.3 * len(table) + 0.9))
+        plotting.plot_traces(
+            bayes.parameter_draws(), bayes.reference_values(), fig=fig,
+            title=f"Posterior draws: {fit} (dashed: the EM estimate the chains started from)",
+        )  # fmt: skip
+        self._save("trace.png", fig)
+        fig, ax = self.plt.subplots(figsize=(9, 0.4 * len(table) + 2.0))
+        plotting.plot_em_vs_posterior(table, ax=ax, title=f"EM estimate vs posterior: {fit}")
         self._save("em_vs_posterior.png", fig)
 
     def report(self, summary: dict[str, Any]) -> None:

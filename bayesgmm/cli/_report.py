@@ -86,8 +86,14 @@ def print_posterior(bayes: Any, table: Any, w: Any = None, lo: Any = None, inden
         f"min bulk ESS {dg['min_ess_bulk']:.0f}, min tail ESS {dg['min_ess_tail']:.0f}, "
         f"{dg['divergences']} divergence(s)"
     )
-    print(f"{indent}converged EM vs posterior:")
-    print_table(table, indent=indent)
+    failed = next((p for p in table.get("posterior_diagnostics", []) if isinstance(p, str) and p), "")
+    if failed:
+        print(
+            f"{indent}POSTERIOR FAILED ITS DIAGNOSTICS ({failed}): the posterior columns below, its HDIs "
+            "and em_in_hdi do not describe the posterior; do not read them as its summary."
+        )
+    print(f"{indent}converged EM vs posterior" + (" (a FAILED posterior)" if failed else "") + ":")
+    print_table(table.drop(columns=["posterior_diagnostics"], errors="ignore"), indent=indent)
     if w is not None and lo is not None:
         print(
             f"{indent}WAIC {w.value:.2f} +/- {w.se:.2f} (p_waic {w.p:.2f});  "
@@ -96,7 +102,10 @@ def print_posterior(bayes: Any, table: Any, w: Any = None, lo: Any = None, inden
 
 
 def bayes_summary(bayes: Any, w: Any = None, lo: Any = None) -> dict[str, Any]:
-    """The posterior means, diagnostics and (when computed) WAIC and LOO, for ``summary.json``."""
+    """The posterior means, diagnostics (``diagnostics_failed``: what fails, empty when all
+    pass) and (when computed) WAIC and LOO, for ``summary.json``."""
+    from ..bayes.diagnostics import diagnostic_problems
+
     out: dict[str, Any] = {
         "posterior_means": {
             "weights": bayes.weights_,
@@ -104,6 +113,7 @@ def bayes_summary(bayes: Any, w: Any = None, lo: Any = None) -> dict[str, Any]:
             "covariances": bayes.covariances_,
         },
         "diagnostics": bayes.diagnostics_,
+        "diagnostics_failed": diagnostic_problems(bayes.diagnostics_, bayes.chains),
         "draws": bayes.draws,
         "tune": bayes.tune,
         "chains": bayes.chains,
@@ -126,27 +136,42 @@ def _picks(picks: dict[str, int]) -> str:
     return ", ".join(f"{c.upper()} K={k}" for c, k in picks.items())
 
 
+def _undetermined(reasons: dict[str, str], criteria: Any = None) -> str:
+    """``"; WAIC, LOO undetermined: <reason>"`` for the criteria (all, or those given) whose
+    choice is undetermined, criteria with the same reason grouped."""
+    by_reason: dict[str, list[str]] = {}
+    for crit, reason in reasons.items():
+        if criteria is None or crit in criteria:
+            by_reason.setdefault(reason, []).append(crit.upper())
+    return "".join(f"; {', '.join(c)} undetermined: {r}" for r, c in by_reason.items())
+
+
 def print_comparison(table: Any, indent: str = "") -> dict[str, Any]:
     """Print a table of :func:`~bayesgmm.criteria.select` or
     :func:`~bayesgmm.bayes.compare.compare_models` (every column it has) and the K each
     criterion chooses; returns ``{"chosen": ..., "chosen_within_2se": ...}`` (the latter
     only when the table has WAIC/LOO: the smallest K within two paired standard errors of
-    the best) and, when the table carries the posterior of the number of occupied
-    components (``table.attrs["occupied"]``), prints it and returns it too."""
+    the best), ``"undetermined"`` (criterion -> why it chooses no K: a row of larger K than
+    its best ranked one is not ranked; see :func:`~bayesgmm.bayes.compare.compare`) and, when
+    the table carries the posterior of the number of occupied components
+    (``table.attrs["occupied"]``), prints it and returns it too."""
     from ..bayes._progress import invariant_text
     from ..criteria import chosen
 
     print_table(table, precision=2, indent=indent)
     picks = chosen(table)
+    undetermined = dict(table.attrs.get("undetermined", {}))
     result: dict[str, Any] = {"chosen": picks}
     if any(c in table.columns for c in ("waic", "loo")):
         close = chosen(table, within_se=2.0)
         result["chosen_within_2se"] = close
-        print(f"{indent}chosen (lowest value): {_picks(picks)}")
+        result["undetermined"] = undetermined
+        print(f"{indent}chosen (lowest value): {_picks(picks)}{_undetermined(undetermined)}")
         within = {c: k for c, k in close.items() if c in ("waic", "loo")}
         print(
             f"{indent}chosen (WAIC/LOO: smallest K within 2 paired standard errors of the best): "
-            + (_picks(within) or "none (no posterior could be ranked: see the table's flags)")
+            + (_picks(within) or "none")
+            + _undetermined(undetermined, ("waic", "loo"))
         )
     else:
         print(f"{indent}chosen: {_picks(picks)}")
