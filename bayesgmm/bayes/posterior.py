@@ -166,6 +166,7 @@ def plot_posterior_vs_em(
         raise ValueError(f"The 'hdi_prob' parameter must be a float in (0, 1). Got {hdi_prob!r} instead.")
     draws = _selected_draws(bayes, var_names)
     ref = bayes.reference_values(em)
+    new = ax is None
     axes = _axes_grid(len(draws), ax, ncols=3, width=4.0, height=3.0)
     for panel, (name, arr) in zip(axes, draws.items(), strict=True):
         flat = arr.ravel()
@@ -179,6 +180,8 @@ def plot_posterior_vs_em(
         panel.set_title(name)
         panel.set_xlabel(f"mean {flat.mean():.4g}, EM {ref[name]:.4g}")
         panel.set_yticks([])
+    if new:  # titles and labels clear of the neighbouring panels
+        axes[0].figure.tight_layout()
     return axes
 
 
@@ -212,7 +215,8 @@ def plot_trace(
     draws = _selected_draws(bayes, var_names)
     ref = bayes.reference_values(em)
     n = len(draws)
-    if axes is None:
+    new = axes is None
+    if new:
         _, axes = plt.subplots(n, 2, figsize=(10, 2.2 * n), squeeze=False)
     axes = np.asarray(axes, dtype=object)
     if axes.shape != (n, 2):
@@ -229,4 +233,6 @@ def plot_trace(
         left.set_title(name)
         right.set_title(name)
         left.set_yticks([])
+    if new:  # titles and labels clear of the neighbouring panels
+        axes[0, 0].figure.tight_layout()
     return axes
