@@ -193,38 +193,26 @@ def constrain(z, k, d, full):  # pragma: no cover - compiled
     return w, mu, L, log_jac
 
 
-n_unconstrained_jit = njit(cache=True, nogil=True)(n_unconstrained)
-
-
-@njit(cache=True, nogil=True)
-def unconstrain(w, mu, L, full):  # pragma: no cover - compiled
+def unconstrain(w: np.ndarray, mu: np.ndarray, L: np.ndarray, full: bool) -> np.ndarray:
     """The inverse of :func:`constrain`: ``z`` of ``(w, mu, L)`` (means strictly ordered
-    along the first feature, or ``z`` is not finite)."""
+    along the first feature, or ``z`` is not finite). Plain numpy: a few calls per fit,
+    not worth a compilation."""
+    w, mu, L = (np.asarray(a, dtype=float) for a in (w, mu, L))
     k, d = mu.shape
-    z = np.empty(n_unconstrained_jit(full, k, d))
-    if k > 1:
-        mean_log = 0.0
-        for i in range(k):
-            mean_log += math.log(w[i])
-        mean_log /= k
-        for i in range(k - 1):
-            z[i] = math.log(w[i]) - mean_log
-    pos = k - 1
-    for c in range(k):
-        for f in range(d):
-            z[pos + c * d + f] = mu[c, f]
-    for c in range(1, k):
-        z[pos + c * d] = math.log(mu[c, 0] - mu[c - 1, 0])
-    pos += k * d
-    for c in range(k):
-        for i in range(d):
-            if full:
-                for j in range(i):
-                    z[pos] = L[c, i, j]
-                    pos += 1
-            z[pos] = math.log(L[c, i, i])
-            pos += 1
-    return z
+    parts = []
+    rows, cols = np.tril_indices(d) if full else (np.arange(d), np.arange(d))
+    with np.errstate(divide="ignore", invalid="ignore"):  # outside the support: not finite
+        if k > 1:
+            lw = np.log(w)
+            parts.append(lw[:-1] - lw.mean())
+        m = mu.copy()
+        m[1:, 0] = np.log(np.diff(mu[:, 0]))
+        parts.append(m.ravel())
+        tri = L[:, rows, cols].copy()
+        diag = rows == cols
+        tri[:, diag] = np.log(tri[:, diag])
+    parts.append(tri.ravel())
+    return np.concatenate(parts)
 
 
 # --------------------------------------------------------------------------- the density
