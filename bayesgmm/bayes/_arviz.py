@@ -26,7 +26,8 @@ from __future__ import annotations
 import functools
 import json
 import warnings
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,13 +144,36 @@ def set_group(container: Any, name: str, ds: Any) -> None:
 
 
 # --------------------------------------------------------------------------- statistics
+@contextmanager
+def _numpy_kernels() -> Iterator[None]:
+    """ArviZ 0.23 with its numba kernels switched off (its public ``arviz.Numba`` toggle) for
+    the block, then on again if they were: with numba installed, 0.23 compiles its variance
+    kernels without a disk cache, in every new process, which costs a fit more than the
+    numpy kernels do on a few thousand draws. ArviZ 1.x compiles nothing: no change there."""
+    if current_line():
+        yield
+        return
+    import arviz as az
+
+    was_on = bool(az.Numba.numba_flag)
+    if was_on:
+        az.Numba.disable_numba()
+    try:
+        yield
+    finally:
+        if was_on:
+            az.Numba.enable_numba()
+
+
 def rhat_ess(arrays: Mapping[str, np.ndarray]) -> dict[str, dict[str, float]]:
     """``name -> {"rhat", "ess_bulk", "ess_tail"}`` of (chain, draw) arrays: ArviZ's rank
-    normalised split R-hat and its bulk and tail ESS (Vehtari et al. 2021)."""
+    normalised split R-hat and its bulk and tail ESS (Vehtari et al. 2021), computed by its
+    numpy kernels (:func:`_numpy_kernels`)."""
     import arviz as az
 
     ds = dataset(arrays)
-    rhat, bulk, tail = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
+    with _numpy_kernels():
+        rhat, bulk, tail = az.rhat(ds), az.ess(ds, method="bulk"), az.ess(ds, method="tail")
     return {
         k: {"rhat": float(rhat[k]), "ess_bulk": float(bulk[k]), "ess_tail": float(tail[k])} for k in arrays
     }
