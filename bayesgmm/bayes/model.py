@@ -236,6 +236,7 @@ def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarra
     from pymc.distributions.transforms import CholeskyCovPacked
 
     start = np.eye(d)[np.tril_indices(d)] * np.asarray(sd_scale)[np.tril_indices(d)[0]] / 2.0
+    scale = _graph_input(sd_scale, "sd_scale")
 
     def support_point(rv, size, template, *_):
         return pt.zeros((k, template.shape[-1])) + template
@@ -243,7 +244,7 @@ def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarra
     return pm.CustomDist(
         name,
         start,
-        logp=lambda value, template: lkj_cholesky_cov_logp(value, eta, _graph_input(sd_scale), d),
+        logp=lambda value, template: lkj_cholesky_cov_logp(value, eta, scale, d),
         support_point=support_point,
         signature="(m)->(m)",
         transform=CholeskyCovPacked(d),
@@ -252,13 +253,13 @@ def _lkj_cholesky_cov(name: str, k: int, d: int, eta: float, sd_scale: np.ndarra
 
 
 # --------------------------------------------------------------------------- the model
-def _graph_input(value) -> pt.TensorVariable:
+def _graph_input(value, name: str) -> pt.TensorVariable:
     """A data-dependent value as a shared variable, not a constant: the compiled
-    log-density then takes it as an argument, so one compiled function (and its on-disk
-    cache) serves every data set of the same shape."""
+    log-density then takes it as an argument, so one compiled function serves every data
+    set of the same shape. Named (nutpie 0.16.8 keys the shared variables by name)."""
     import pytensor
 
-    return pytensor.shared(np.asarray(value, dtype=float))
+    return pytensor.shared(np.asarray(value, dtype=float), name=name)
 
 
 def model_kind(covariance_type: str, n_features: int) -> str:
@@ -331,11 +332,11 @@ def build_model(
             # size 1 has an empty simplex and trips PyTensor's rewrites)
             w = pm.Deterministic("w", pt.ones((1,)), dims="component")
         else:
-            w = pm.Dirichlet("w", a=_graph_input(hp["alpha"]), dims="component")
+            w = pm.Dirichlet("w", a=_graph_input(hp["alpha"], "alpha"), dims="component")
         mu = pm.Normal(
             "mu",
-            mu=_graph_input(hp["mean_loc"])[None, :],
-            sigma=_graph_input(hp["mean_scale"])[None, :],
+            mu=_graph_input(hp["mean_loc"], "mean_loc")[None, :],
+            sigma=_graph_input(hp["mean_scale"], "mean_scale")[None, :],
             dims=("component", "feature"),
             **({"transform": ordered_first_column} if k > 1 else {}),
         )
@@ -350,17 +351,21 @@ def build_model(
                 "sigma", pt.sqrt(pt.diagonal(cov, axis1=1, axis2=2)), dims=("component", "feature")
             )
         elif d == 1:
-            scale = pm.HalfNormal("sigma", sigma=_graph_input(hp["sd_scale"])[0], dims="component")
+            scale = pm.HalfNormal(
+                "sigma", sigma=_graph_input(hp["sd_scale"], "sd_scale")[0], dims="component"
+            )
         else:
             scale = pm.HalfNormal(
-                "sigma", sigma=_graph_input(hp["sd_scale"])[None, :], dims=("component", "feature")
+                "sigma",
+                sigma=_graph_input(hp["sd_scale"], "sd_scale")[None, :],
+                dims=("component", "feature"),
             )
 
         if likelihood == "fused":
             # the data enter as a shared variable: compiled functions take it as an
             # argument instead of embedding 8n bytes in the machine code
             data = pm.Data("x_data", X, dims=("obs_id", "feature"))
-            shift = _graph_input(X.mean(axis=0))
+            shift = _graph_input(X.mean(axis=0), "shift")
             loglike = MixtureLogLike(kind, threads=threads)(data, shift, w, mu, scale)
             pm.Potential("loglike", loglike[0])
         elif d == 1:
