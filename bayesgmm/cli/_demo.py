@@ -48,8 +48,7 @@ def cmd_demo(args: Any) -> dict[str, Any]:
         print_em(article, X, "article-style EM", indent="   ")
         print(
             f"   accuracy {accuracy(article):.6f}.  NOTE: an unconverged stop after {article.n_iter_} "
-            "passes, not the maximum-likelihood estimate (the article's exact digits need scikit-learn's "
-            "k-means start: see notebooks/heights.ipynb)."
+            "passes (the article's printed digits), not the maximum-likelihood estimate."
         )
         # the article's setting (scikit-learn's absolute reg_covar on heights in metres), not the
         # standardised fit of ``em``: the demo reproduces that experiment's fixed point
