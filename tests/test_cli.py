@@ -680,7 +680,10 @@ def test_demo_small(tmp_path, capsys, monkeypatch):
     assert_allclose(conv["accuracy"], np.mean((np.argmax(dens, axis=0) == men) == (y == 1)), rtol=1e-12)
     assert summary["subset"]["n"] == 300
     assert "NOTE: an unconverged stop" in stdout
-    assert "converged EM vs posterior:" in stdout and "the article-style EM vs the same posterior:" in stdout
+    # 2 x 100 draws cannot reach the diagnostics' ESS bar: the table's header says whether the
+    # posterior passed them ("converged EM vs posterior:") or failed ("... (a FAILED posterior):")
+    assert ("converged EM vs posterior:" in stdout) != ("converged EM vs posterior (a FAILED posterior):" in stdout)
+    assert "the article-style EM vs the same posterior" in stdout
 
 
 @pytest.mark.slow
