@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ._kernels import BLOCK_ROWS
 from ._parallel import check_n_jobs
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X, is_dask_array
 from .covariance import n_parameters
@@ -123,7 +124,9 @@ def _classification_entropy(gm: GaussianMixture, X: Any) -> float:
 
 
 def _block_entropy(gm: GaussianMixture, Xb: np.ndarray) -> float:
-    return _entropy(gm.predict_proba(np.asarray(Xb, dtype=np.float64)))
+    Xb = np.asarray(Xb, dtype=np.float64)
+    step = BLOCK_ROWS  # nothing of the block's size but the block
+    return float(sum(_entropy(gm.predict_proba(Xb[a : a + step])) for a in range(0, Xb.shape[0], step)))
 
 
 def _entropy_seed(random_state: Any) -> Any:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.spatial.distance import pdist, squareform
+from scipy.spatial.distance import cdist
 
 from ._scaling import Standardizer
 from ._validation import check_int, check_real, check_X, is_dask_array
@@ -42,6 +42,7 @@ MAX_SAMPLES = 2000
 ALPHA = 0.01
 BETA = 1.0
 _SUBSET_SEED = 0
+_ROWS_AT_ONCE = 128
 
 
 def _logdet(S: np.ndarray) -> np.ndarray:
@@ -168,11 +169,13 @@ def merge_tree(
     # det(W + c I) = c^(d-1) (c + r / 2) with c = ridge + beta r / (2 d): a function of r.
     D = np.full((m, m), np.inf)
     if m > 1:
-        r = squareform(pdist(Z, "sqeuclidean"))
-        c = ridge + beta * r / (2 * d)
-        D = 2.0 * ((d - 1) * np.log(c) + np.log(c + r / 2) - d * np.log(2.0)) - 2.0 * own[0]
+        for lo in range(0, m, _ROWS_AT_ONCE):  # a band of rows at a time: no m x m temporaries
+            r = cdist(Z[lo : lo + _ROWS_AT_ONCE], Z, "sqeuclidean")
+            c = ridge + beta * r / (2 * d)
+            D[lo : lo + _ROWS_AT_ONCE] = (
+                2.0 * ((d - 1) * np.log(c) + np.log(c + r / 2) - d * np.log(2.0)) - 2.0 * own[0]
+            )
         np.fill_diagonal(D, np.inf)
-        del r, c
     active = np.ones(m, dtype=bool)
     nn = np.argmin(D, axis=1)
     nn_cost = D[np.arange(m), nn]

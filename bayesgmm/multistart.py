@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 
 from . import _creep, exceptions
-from ._kernels import features, numba_available
+from ._kernels import BLOCK_ROWS, features, numba_available
 from ._parallel import Job, check_n_jobs, run_plan
 from ._scaling import Standardizer
 from ._validation import COVARIANCE_TYPES, check_int, check_option, check_real, check_X, is_dask_array
@@ -261,16 +261,19 @@ def _label_block_sums(Xb, lo, k, ct, std, assign):
     ``lo..`` of X, standardised by ``std``, under one-hot labels: all 0 (``assign`` None), or
     the tree's assignment with the rows of its subset keeping their own cluster."""
     Xb = np.asarray(Xb, dtype=np.float64)
-    labels = np.zeros(Xb.shape[0], dtype=int)
-    if assign is not None:
-        tree_std, model, subset, sub_labels = assign
-        labels = MergeTree.assign(tree_std.transform(Xb), model)
-        a, b = np.searchsorted(subset, [lo, lo + Xb.shape[0]])
-        labels[subset[a:b] - lo] = sub_labels[a:b]
-    Zb = std.transform(Xb)
-    R = np.zeros((Xb.shape[0], k))
-    R[np.arange(Xb.shape[0]), labels] = 1.0
-    return features(Zb, np.zeros(Zb.shape[1]), ct).T @ R
+    S = 0.0
+    for a in range(0, Xb.shape[0], BLOCK_ROWS):  # nothing of the block's size but the block
+        Xc = Xb[a : a + BLOCK_ROWS]
+        labels = np.zeros(Xc.shape[0], dtype=int)
+        if assign is not None:
+            tree_std, model, subset, sub_labels = assign
+            labels = MergeTree.assign(tree_std.transform(Xc), model)
+            i, j = np.searchsorted(subset, [lo + a, lo + a + Xc.shape[0]])
+            labels[subset[i:j] - lo - a] = sub_labels[i:j]
+        R = np.zeros((Xc.shape[0], k))
+        R[np.arange(Xc.shape[0]), labels] = 1.0
+        S = S + features(std.transform(Xc), np.zeros(Xc.shape[1]), ct).T @ R
+    return S
 
 
 def convert_params(params: GMMParams, covariance_type: str) -> GMMParams:
